@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` (set-up + the experiment) and `make test` (set-up + every test).
+# Set-up is idempotent: it creates .venv/ when absent and reinstalls only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Torch builds that lie on this machine kind's disk (see README, "Set-up"); override on other machines,
+# e.g. `make demo TORCH_PINS="torch torchvision"`.
+TORCH_PINS ?= $(shell if [ "$$(uname -m)" = x86_64 ]; then echo "torch==2.14.1 torchvision==0.29.1"; else echo "torch==2.9.1 torchvision==0.24.1"; fi)
+DEMO_ARGS ?= --impl reference --out runs/demo
+PYTEST_ARGS ?=
+
+.PHONY: setup data demo test bench clean
+
+setup: $(VENV)/.installed data
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+# Real Fashion-MNIST offline: Debian's package, installed when we are root and apt exists.
+data:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian's dataset-fashion-mnist"; \
+		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
+	fi
+
+demo: setup
+	$(PY) -m assignment.compare $(DEMO_ARGS)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf runs dist bench/results.json .pytest_cache .hypothesis

@@ -1,0 +1,103 @@
+"""Turn a comparison's results into results.json, a Markdown table and PNG plots.
+
+Re-render a finished run without retraining: ``python -m assignment.report runs/NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _pm(summary: dict | None, scale: float = 100.0, digits: int = 2, sign: bool = False) -> str:
+    if not summary:
+        return "—"
+    mean = f"{summary['mean'] * scale:+.{digits}f}" if sign else f"{summary['mean'] * scale:.{digits}f}"
+    std = "n/a" if summary["std"] is None else f"{summary['std'] * scale:.{digits}f}"
+    return f"{mean} ± {std}"
+
+
+def markdown_table(results: dict) -> str:
+    seeds = len(results["seeds"])
+    lines = [
+        f"Dataset: {results['dataset']} ({results['train_images']} train / {results['test_images']} test images), "
+        f"{results['epochs']} epochs, {seeds} seed{'s' if seeds != 1 else ''}, implementation: {results['impl']}, "
+        f"device: {results['machine']['device']}.",
+        "",
+        "| model | parameters | test accuracy % (mean ± std) | vs base, paired (pp) | train time s / run | images/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for entry in results["models"].values():
+        lines.append(f"| {entry['class']} | {entry['parameters']:,} | {_pm(entry['accuracy'])} | "
+                     f"{_pm(entry.get('diff_vs_base'), sign=True)} | {_pm(entry['train_seconds'], 1, 0)} | "
+                     f"{_pm(entry['images_per_second'], 1, 0)} |")
+    lines += ["", f"Wall time: {results['wall_seconds'] / 60:.1f} min. Command: `{results['command']}`", ""]
+    return "\n".join(lines)
+
+
+def plot_learning_curves(results: dict, path: Path) -> None:
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for entry in results["models"].values():
+        for index, run in enumerate(entry["runs"]):
+            epochs = [e["epoch"] for e in run["history"]["epochs"]]
+            label = entry["class"] if index == 0 else None
+            color = {"CNN_Base": "C0", "CNN_SE": "C1", "CNN_SelfAttention": "C2"}.get(entry["class"])
+            ax_loss.plot(epochs, [e["train_loss"] for e in run["history"]["epochs"]], color=color, alpha=0.8, label=label)
+            ax_acc.plot(epochs, [100 * e["test_accuracy"] for e in run["history"]["epochs"]], color=color, alpha=0.8, label=label)
+    ax_loss.set(xlabel="epoch", ylabel="training loss", title="Training loss (one line per seed)")
+    ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)", title="Test accuracy (one line per seed)")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_se_gates(results: dict, path: Path) -> None:
+    gates = results["se_gates"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 2]})
+    for ax, name in zip(axes, ("se1", "se2")):
+        image = ax.imshow(gates[name], aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        ax.set_yticks(range(len(results["classes"])), results["classes"])
+        ax.set(xlabel="channel", title=f"{name}: mean gate per class (seed 0)")
+    fig.colorbar(image, ax=axes, label="gate (0 = channel switched off, 1 = kept)")
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_attention_map(results: dict, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 5))
+    image = ax.imshow(results["attention_map"], cmap="magma")
+    ax.set(xlabel="key channel", ylabel="query channel", title="CNN_SelfAttention: mean channel attention (seed 0)")
+    fig.colorbar(image, ax=ax, label="attention weight")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(results: dict, out: Path) -> dict[str, Path]:
+    """Write results.json, results.md and every plot the results allow; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "results.json", "markdown": out / "results.md", "learning_curves": out / "learning_curves.png"}
+    paths["json"].write_text(json.dumps(results, indent=1))
+    paths["markdown"].write_text(markdown_table(results))
+    plot_learning_curves(results, paths["learning_curves"])
+    if "se_gates" in results:
+        paths["se_gates"] = out / "se_gates.png"
+        plot_se_gates(results, paths["se_gates"])
+    if "attention_map" in results:
+        paths["attention_map"] = out / "attention_map.png"
+        plot_attention_map(results, paths["attention_map"])
+    return paths
+
+
+if __name__ == "__main__":
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/latest")
+    print(write_outputs(json.loads((folder / "results.json").read_text()), folder)["markdown"].read_text())

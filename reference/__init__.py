@@ -1,0 +1,1 @@
+"""Instructor solution of the channel-attention lab. Never shipped to students."""
