@@ -33,7 +33,7 @@ demo: setup
 	$(PY) -m assignment.compare $(DEMO_ARGS)
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	SELAB_IMPL=reference $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) -m bench

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -61,14 +62,21 @@ def plot_learning_curves(results: dict, path: Path) -> None:
 
 
 def plot_se_gates(results: dict, path: Path) -> None:
-    gates = results["se_gates"]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [1, 2]})
-    for ax, name in zip(axes, ("se1", "se2")):
-        image = ax.imshow(gates[name], aspect="auto", cmap="viridis", vmin=0, vmax=1)
-        ax.set_yticks(range(len(results["classes"])), results["classes"])
-        ax.set(xlabel="channel", title=f"{name}: mean gate per class (seed 0)")
-    fig.colorbar(image, ax=axes, label="gate (0 = channel switched off, 1 = kept)")
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    """Top: mean gate per (class, channel). Bottom: the same minus each channel's mean over classes,
+    which isolates what the gates do *per class* (the attention effect)."""
+    gates = {name: np.asarray(results["se_gates"][name]) for name in ("se1", "se2")}
+    fig, axes = plt.subplots(2, 2, figsize=(14, 8), sharey=True, gridspec_kw={"width_ratios": [1, 2]})
+    spread = max(np.abs(g - g.mean(0)).max() for g in gates.values()) or 1e-3
+    for column, (name, values) in enumerate(gates.items()):
+        top = axes[0, column].imshow(values, aspect="auto", cmap="viridis", vmin=0, vmax=1)
+        bottom = axes[1, column].imshow(values - values.mean(0), aspect="auto", cmap="RdBu_r", vmin=-spread, vmax=spread)
+        axes[0, column].set(title=f"{name}: mean gate per class (seed 0)")
+        axes[1, column].set(title=f"{name}: gate minus the channel's mean over classes", xlabel="channel")
+    for row in range(2):
+        axes[row, 0].set_yticks(range(len(results["classes"])), results["classes"])
+    fig.colorbar(top, ax=axes[0], label="gate (0 = channel off, 1 = kept)")
+    fig.colorbar(bottom, ax=axes[1], label="class-specific part of the gate")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
