@@ -1,0 +1,34 @@
+"""The lab's grader: hidden pytest + Hypothesis checks run against a sandboxed submission.
+
+Commands: ``python -m grader -h`` (grader/cli.py). One file configures everything: grader/config.toml.
+
+Layout
+------
+- ``config.py`` / ``config.toml``: points (100), thresholds, training budget, limits.
+- ``submission.py``: takes the one graded file, models.py, out of an upload (file, folder, zip).
+- ``sandbox/``: the child process that runs the submission (``process.Sandbox``), its wire protocol
+  (JSON + raw arrays, never pickle), the operations it serves (``ops``), the namespace jail and the
+  reaper that kills everything it started.
+- ``subject.py``: the submission as the checks see it: ``RemoteSubject`` (sandboxed) and
+  ``LocalSubject`` (in-process, for otter), same methods, same plain return types.
+- ``checks.py``: check metadata, verdict helpers, outcomes, ``run_checks``.
+- ``hidden/``: the hidden checks themselves (pytest + Hypothesis), one file per class.
+- ``runner.py`` / ``results.py``: grade one upload, write Gradescope's results.json.
+- ``grade_all.py``: a whole class -> grades.csv, report.md, score histogram.
+- ``subset.py`` / ``calibrate.py``: the bundled Fashion-MNIST subset and the threshold calibration.
+
+Reusing the checks elsewhere (the otter path)
+---------------------------------------------
+::
+
+    from grader.checks import collect_checks, run_check, run_checks
+    from grader.subject import LocalSubject
+
+    subject = LocalSubject(models_module)             # the student's imported models.py
+    results = run_checks(subject, classes=["SEBlock"])  # list[CheckResult]: name, score, max_score,
+                                                       # passed, output (feedback), internal_error
+    # or one check: run_check(function, subject) for function in collect_checks()
+
+Points come from config.toml through ``CheckResult.max_score``; the feedback is the same text the
+Gradescope path shows.
+"""

@@ -1,0 +1,108 @@
+"""``python -m grader calibrate``: where the short-training thresholds come from, reproducibly.
+
+The reference networks are trained with exactly the grading budget and code path
+(``grader.sandbox.ops.Operations.short_train``, the function the child runs, here called in-process
+with the same torch thread count) for seeds 0..N-1 — each seed changes both the initialisation and
+the batch order — and evaluated on the same held-out images as in grading. The suggested
+threshold for each network is
+
+    floor_to_0.01(min over seeds - margin),   margin = max(DEFAULT_MARGIN, 4 x standard deviation)
+
+so a correct model whose layers are created in another order (a different random init: just another
+draw from this distribution) passes with room to spare, while a model that never learns (10 %) fails.
+Figures go to grader/calibration.json (small, committed); ``--write-config`` also writes the
+thresholds into config.toml's [training.threshold] table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import time
+from pathlib import Path
+
+from grader.config import DEFAULT_PATH, TRAINED_CLASSES, Config
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+DEFAULT_MARGIN = 0.08
+
+
+def suggested_threshold(accuracies: list[float], margin: float) -> float:
+    spread = max(margin, 4 * statistics.pstdev(accuracies))
+    return math.floor((min(accuracies) - spread) * 100) / 100
+
+
+def write_thresholds(thresholds: dict[str, float], path: Path = DEFAULT_PATH) -> None:
+    """Rewrite the values of config.toml's [training.threshold] table, keeping its comments."""
+    text = path.read_text()
+    start = text.index("[training.threshold]")
+    end = text.find("\n[", start + 1)
+    end = len(text) if end < 0 else end
+    table = text[start:end]
+    for class_name, value in thresholds.items():
+        table, count = re.subn(rf"(?m)^{class_name}\s*=\s*[0-9.]+", f"{class_name} = {value:.2f}", table)
+        if count != 1:
+            raise ValueError(f"[training.threshold] in {path} has no single line for {class_name}")
+    path.write_text(text[:start] + table + text[end:])
+
+
+def calibrate(config: Config, seeds: int, margin: float | None, out: str | None, write_config: bool) -> int:
+    import torch
+
+    from grader.hidden._common import TRAINING_KWARGS, evaluate
+    from grader.checks import reference_model
+    from grader.subject import LocalSubject
+    from grader.subset import load_subset
+    from reference import models as reference_models
+
+    margin = DEFAULT_MARGIN if margin is None else margin
+    training = config.training
+    torch.set_num_threads(training.threads)
+    data = load_subset(training.train_images, training.test_images)
+    subject = LocalSubject(reference_models, config)
+    accuracy = {name: [] for name in TRAINED_CLASSES}
+    seconds = {name: [] for name in TRAINED_CLASSES}
+    for seed in range(seeds):
+        for name in TRAINED_CLASSES:
+            started = time.perf_counter()
+            state = subject.short_train(name, TRAINING_KWARGS[name], seed, data.train_images, data.train_labels,
+                                        training.budget())
+            seconds[name].append(time.perf_counter() - started)
+            accuracy[name].append(evaluate(reference_model(name, TRAINING_KWARGS[name], state=state),
+                                           data.test_images, data.test_labels))
+        print(f"seed {seed:2d}: " + "  ".join(f"{name} {accuracy[name][-1]:.4f} ({seconds[name][-1]:.1f} s)"
+                                            for name in TRAINED_CLASSES), flush=True)
+    summary = {name: {"seeds": seeds, "min": min(values), "mean": statistics.fmean(values),
+                      "std": statistics.pstdev(values), "max": max(values),
+                      "train_seconds_mean": statistics.fmean(seconds[name])}
+               for name, values in accuracy.items()}
+    thresholds = {name: suggested_threshold(values, margin) for name, values in accuracy.items()}
+    report = {
+        "command": f"python -m grader calibrate --seeds {seeds}" + (f" --margin {margin}" if margin != DEFAULT_MARGIN else ""),
+        "rule": "threshold = floor_to_0.01(min over seeds - max(margin, 4 * std))",
+        "margin": margin,
+        "budget": {"train_images": training.train_images, "test_images": training.test_images,
+                   "epochs": training.epochs, "batch_size": training.batch_size,
+                   "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
+                   "threads": training.threads, "grading_seed": training.seed},
+        "subset_digest": data.digest,
+        "torch": torch.__version__,
+        "accuracy": {name: [round(v, 4) for v in values] for name, values in accuracy.items()},
+        "summary": {name: {k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()}
+                    for name, s in summary.items()},
+        "suggested_threshold": thresholds,
+        "config_threshold": dict(training.threshold),
+    }
+    path = Path(out) if out else CALIBRATION_PATH
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path}")
+    for name in TRAINED_CLASSES:
+        s = summary[name]
+        print(f"{name:18s} min {s['min']:.4f} mean {s['mean']:.4f} std {s['std']:.4f} max {s['max']:.4f} "
+              f"-> threshold {thresholds[name]:.2f} (config: {training.threshold[name]:.2f})")
+    if write_config:
+        write_thresholds(thresholds)
+        print(f"updated [training.threshold] in {DEFAULT_PATH}")
+    return 0

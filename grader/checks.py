@@ -1,0 +1,286 @@
+"""The machinery behind the hidden checks: metadata, verdict helpers, outcomes and ``run_checks``.
+
+A check is a function in ``grader/hidden/test_*.py`` decorated with :func:`check`; it receives a
+*subject* (grader/subject.py) and raises when the submission is wrong. Pytest runs the checks
+(``python -m grader grade`` does, through grader/hidden/conftest.py); :func:`run_checks` runs the
+very same functions without pytest, e.g. from an otter test file::
+
+    from grader.checks import run_checks
+    from grader.subject import LocalSubject
+    results = run_checks(LocalSubject(models_module), classes=["SEBlock"])
+    # -> [CheckResult(class_name="SEBlock", key="shapes", name="SEBlock: ...", score=3, max_score=3, ...)]
+
+or one check at a time: ``run_check(function, subject, config)``. Every verdict is computed here,
+in the grader's process, against ``reference.models``: the subject only ever returns plain tensors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import torch
+
+from grader.config import CLASS_ORDER, Config, load_config
+from grader.sandbox.process import SandboxFailure, StudentCodeError
+
+HIDDEN_MODULES = ("grader.hidden.test_cnn_base", "grader.hidden.test_seblock", "grader.hidden.test_cnn_se",
+                  "grader.hidden.test_self_attention")
+
+
+# ------------------------------------------------------------------------------------------- metadata
+@dataclass(frozen=True)
+class CheckInfo:
+    class_name: str
+    key: str  # entry of [points.<class_name>] in config.toml
+    title: str
+    training: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.class_name}: {self.title}"
+
+
+def check(class_name: str, key: str, title: str, training: bool = False) -> Callable:
+    """Mark a hidden test as a graded check; its points are ``[points.<class_name>] <key>``."""
+    if class_name not in CLASS_ORDER:
+        raise ValueError(f"unknown class {class_name}")
+
+    def mark(function):
+        function.selab_check = CheckInfo(class_name, key, title, training)
+        return function
+
+    return mark
+
+
+def info_of(function) -> CheckInfo | None:
+    return getattr(function, "selab_check", None) or getattr(getattr(function, "hypothesis", None), "inner_test",
+                                                             None) and getattr(function.hypothesis.inner_test,
+                                                                               "selab_check", None)
+
+
+def collect_checks(modules: Iterable[str] = HIDDEN_MODULES) -> list[Callable]:
+    """Every check function, in class order then definition order."""
+    found = []
+    for name in modules:
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            info = info_of(value) if callable(value) else None
+            if info is not None:
+                found.append((CLASS_ORDER.index(info.class_name), value.__code__.co_firstlineno
+                              if hasattr(value, "__code__") else 0, value))
+    return [function for *_, function in sorted(found, key=lambda item: item[:2])]
+
+
+# ------------------------------------------------------------------------------------------- failures
+class CheckFailure(AssertionError):
+    """A verdict against the submission; ``message`` is written for the student."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def fail(message: str):
+    raise CheckFailure(message)
+
+
+_notes: list[str] = []
+
+
+def note(message: str) -> None:
+    """Feedback shown with a *passed* check (e.g. the accuracy reached), instead of just "Passed."."""
+    _notes.append(message)
+
+
+def take_notes() -> str:
+    text = "\n".join(_notes)
+    _notes.clear()
+    return text
+
+
+def assert_close(observed: torch.Tensor, expected: torch.Tensor, case: str, what: str, config: Config,
+                 index_names: tuple[str, ...] = ("sample",)) -> None:
+    """``observed`` equals ``expected`` within the configured tolerance; else a readable CheckFailure."""
+    if tuple(observed.shape) != tuple(expected.shape):
+        fail(f"{case}: {what} has shape {tuple(observed.shape)}, expected {tuple(expected.shape)}")
+    observed64, expected64 = observed.double(), expected.double()
+    if not torch.isfinite(observed64).all():
+        bad = (~torch.isfinite(observed64)).nonzero()[0].tolist()
+        fail(f"{case}: {what} contains NaN or infinity (first at index {bad}); expected finite values")
+    error = (observed64 - expected64).abs()
+    allowed = config.atol + config.rtol * expected64.abs()
+    if bool((error <= allowed).all()):
+        return
+    worst = int((error - allowed).argmax())
+    index = list(torch.unravel_index(torch.tensor(worst), observed.shape)) if observed.dim() else []
+    index = [int(i) for i in index]
+    fail(f"{case}: {what} differs from the reference by up to {float(error.max()):.3g} (tolerance "
+         f"{config.atol:g} + {config.rtol:g} x |expected|); e.g. at index {index}: expected "
+         f"{float(expected64.flatten()[worst]):.6g}, got {float(observed64.flatten()[worst]):.6g}")
+
+
+# ------------------------------------------------------------------------------------------- reference side
+def reference_model(class_name: str, kwargs: dict, seed: int = 0, state: dict | None = None) -> torch.nn.Module:
+    """The reference network, seeded like the subject's ``build`` (or loaded with ``state``)."""
+    from reference import models as reference_models
+
+    torch.manual_seed(seed)
+    model = getattr(reference_models, class_name)(**kwargs)
+    if state is not None:
+        model.load_state_dict(state, strict=True)
+    return model
+
+
+def reference_forward(model: torch.nn.Module, x: torch.Tensor, train: bool = False, grad: bool = False) -> torch.Tensor:
+    model.train(train)
+    with torch.set_grad_enabled(grad):
+        return model(x.clone()).detach()
+
+
+def reference_gradients(model: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor]:
+    model.train(True)
+    model.zero_grad(set_to_none=True)
+    with torch.enable_grad():
+        (model(x.clone()) * grad_output).sum().backward()
+    return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+
+def random_input(shape, seed: int, low: float | None = None) -> torch.Tensor:
+    """Seeded standard-normal data; with ``low``, magnitudes are pushed to at least ``low`` (no zeros)."""
+    generator = torch.Generator().manual_seed(int(seed))
+    x = torch.randn(*shape, generator=generator)
+    if low is not None:
+        x = torch.where(x >= 0, x + low, x - low)
+    return x
+
+
+# ------------------------------------------------------------------------------------------- outcomes
+@dataclass
+class CheckResult:
+    class_name: str
+    key: str
+    name: str
+    max_score: float
+    score: float
+    passed: bool
+    output: str
+    internal_error: bool = False
+    limit: str | None = None  # reason of a sandbox failure ("timeout", "crash", ...)
+    seconds: float = 0.0
+
+
+def _flaky_inner(error: BaseException) -> BaseException | None:
+    for inner in getattr(error, "exceptions", ()) or ():
+        if isinstance(inner, (CheckFailure, StudentCodeError)):
+            return inner
+    return None
+
+
+def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
+    """(passed, message for the student, internal grader error?, limit reason) for what a check raised."""
+    if error is None:
+        return True, "", False, None
+    if isinstance(error, CheckFailure):
+        return False, error.message, False, None
+    if isinstance(error, StudentCodeError):
+        if error.kind == "not_implemented":
+            return False, error.message + (f"\n(while {error.during})" if error.during else ""), False, None
+        lead = f"While {error.during}, your code" if error.during else "Your code"
+        if error.kind == "memory":
+            return False, (f"{lead} ran out of memory (the limit is {active_config().limits.memory_mib} MiB):\n"
+                           f"{error.message}"), False, None
+        return False, f"{lead} raised an error:\n{error.message}", False, None
+    if isinstance(error, SandboxFailure):
+        return False, error.message, False, error.reason
+    name = type(error).__name__
+    if name in ("Flaky", "FlakyFailure"):
+        inner = _flaky_inner(error)
+        text = outcome(inner)[1] if inner is not None else "the check failed only some of the times it ran"
+        return False, text + "\n(this failure was not reproducible: does your code use randomness or global state?)", \
+            False, None
+    return False, ("internal grader error while running this check; please tell your instructor "
+                   f"({name})"), True, None
+
+
+def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
+    """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
+    config = config or load_config()
+    info = info_of(function)
+    max_score = float(config.points_for(info.class_name, info.key))
+    limits = config.limits
+    subject.start_check(limits.training_seconds if info.training else limits.check_seconds)
+    started = time.monotonic()
+    error = None
+    take_notes()
+    try:
+        with hypothesis_profile(config):
+            function(subject)
+    except BaseException as raised:  # noqa: B902 - SandboxFailure is a BaseException on purpose
+        if isinstance(raised, (KeyboardInterrupt, SystemExit)):
+            raise
+        error = raised
+    finally:
+        subject.end_check()
+    passed, output, internal, limit = outcome(error)
+    notes = take_notes()
+    return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
+                       output if not passed else notes, internal, limit, time.monotonic() - started)
+
+
+def run_checks(subject, config: Config | None = None, classes: Iterable[str] | None = None) -> list[CheckResult]:
+    """Run every hidden check (optionally only those of ``classes``) against ``subject``, in order."""
+    config = config or load_config()
+    wanted = set(classes) if classes is not None else set(CLASS_ORDER)
+    configure(config)
+    return [run_check(function, subject, config) for function in collect_checks()
+            if info_of(function).class_name in wanted]
+
+
+# ------------------------------------------------------------------------------------------- hypothesis
+_active_config: Config | None = None
+
+
+def configure(config: Config) -> None:
+    """Make ``config`` the one the checks read (tolerances, thresholds, training budget)."""
+    global _active_config
+    _active_config = config
+
+
+def active_config() -> Config:
+    global _active_config
+    if _active_config is None:
+        _active_config = load_config()
+    return _active_config
+
+
+class hypothesis_profile:
+    """Context manager: derandomized, deadline-free, database-free Hypothesis settings from the config."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.previous = None
+
+    def __enter__(self):
+        from hypothesis import HealthCheck, Phase, Verbosity, settings
+
+        self.previous = getattr(settings, "_current_profile", None) or "default"
+        settings.register_profile(
+            "selab-grader", derandomize=True, deadline=None, database=None, max_examples=self.config.max_examples,
+            suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
+            phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
+        settings.load_profile("selab-grader")
+        return self
+
+    def __exit__(self, *exc):
+        from hypothesis import settings
+
+        settings.load_profile(self.previous)
+        return False
+
+
+def scaled(x: float) -> str:
+    return f"{x:.3g}" if math.isfinite(x) else str(x)

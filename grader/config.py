@@ -1,0 +1,178 @@
+"""Read grader/config.toml, the one source of truth for points, thresholds, budgets and limits.
+
+Overrides never need a code edit: a partial TOML file given with ``--config FILE`` or the
+``SELAB_GRADER_CONFIG`` environment variable is merged over the defaults, key by key; an unknown
+key is an error (a typo must not silently leave a limit at its default).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path(__file__).with_name("config.toml")
+ENV_VAR = "SELAB_GRADER_CONFIG"
+CLASS_ORDER = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
+TRAINED_CLASSES = ("CNN_Base", "CNN_SE", "CNN_SelfAttention")
+ISOLATION_MODES = ("auto", "none")
+
+
+class ConfigError(ValueError):
+    """The configuration (default file or an override) is malformed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    check_seconds: float
+    training_seconds: float
+    submission_seconds: float
+    import_seconds: float
+    memory_mib: int
+    output_kib: int
+    file_mib: int
+    models_py_kib: int
+    processes: int
+    message_mib: int
+
+
+@dataclass(frozen=True)
+class Training:
+    train_images: int
+    test_images: int
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    seed: int
+    threads: int
+    threshold: dict[str, float] = field(default_factory=dict)
+
+    def budget(self) -> dict[str, Any]:
+        """The arguments of the child's ``short_train`` besides class, data and seed."""
+        return {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
+                "weight_decay": self.weight_decay}
+
+
+@dataclass(frozen=True)
+class Config:
+    points: dict[str, dict[str, int]]
+    training: Training
+    max_examples: int
+    rtol: float
+    atol: float
+    limits: Limits
+    sandbox_user: str
+    isolation: str
+    sources: tuple[str, ...] = ()
+
+    def points_for(self, class_name: str, key: str) -> int:
+        try:
+            return self.points[class_name][key]
+        except KeyError:
+            raise ConfigError(f"config.toml has no points for [points.{class_name}] {key}") from None
+
+    @property
+    def total_points(self) -> int:
+        return sum(sum(per_class.values()) for per_class in self.points.values())
+
+    def class_points(self, class_name: str) -> int:
+        return sum(self.points.get(class_name, {}).values())
+
+    def with_limits(self, **changes) -> "Config":
+        return replace(self, limits=replace(self.limits, **changes))
+
+    def with_sandbox(self, user: str | None = None, isolation: str | None = None) -> "Config":
+        return replace(self, sandbox_user=self.sandbox_user if user is None else user,
+                       isolation=self.isolation if isolation is None else _isolation(isolation))
+
+
+def _merge(base: dict, override: dict, where: str) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if key not in base:
+            raise ConfigError(f"unknown setting {where}{key} (known: {', '.join(sorted(base))})")
+        if isinstance(base[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table")
+            merged[key] = _merge(base[key], value, f"{where}{key}.")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _typed(cls, table: dict, where: str):
+    values = {}
+    for f in fields(cls):
+        if f.name not in table:
+            raise ConfigError(f"missing setting {where}{f.name}")
+        value = table[f.name]
+        if f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"{where}{f.name} must be a number, got {value!r}")
+        if f.type == "int" and value != int(value):
+            raise ConfigError(f"{where}{f.name} must be an integer, got {value!r}")
+        values[f.name] = int(value) if f.type == "int" else float(value) if f.type == "float" else value
+        if f.type in ("int", "float") and values[f.name] < 0:
+            raise ConfigError(f"{where}{f.name} must not be negative, got {value!r}")
+    return cls(**values)
+
+
+def _isolation(value: str) -> str:
+    if value not in ISOLATION_MODES:
+        raise ConfigError(f"sandbox.isolation must be one of {ISOLATION_MODES}, got {value!r}")
+    return value
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read grader configuration {path}: {error}") from None
+
+
+def load_config(override: str | os.PathLike | None = None) -> Config:
+    """The default configuration, with ``override`` (or ``$SELAB_GRADER_CONFIG``) merged over it."""
+    raw = _read(DEFAULT_PATH)
+    sources = [str(DEFAULT_PATH)]
+    override = override or os.environ.get(ENV_VAR) or None
+    if override:
+        raw = _merge(raw, _read(Path(override)), "")
+        sources.append(str(override))
+    points = {}
+    for class_name, table in raw["points"].items():
+        if class_name not in CLASS_ORDER:
+            raise ConfigError(f"[points.{class_name}]: unknown class (expected one of {CLASS_ORDER})")
+        for key, value in table.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"points.{class_name}.{key} must be a non-negative integer, got {value!r}")
+        points[class_name] = dict(table)
+    training_table = dict(raw["training"])
+    thresholds = training_table.pop("threshold")
+    for class_name in TRAINED_CLASSES:
+        value = thresholds.get(class_name)
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigError(f"training.threshold.{class_name} must be an accuracy in [0, 1], got {value!r}")
+    training = replace(_typed(Training, training_table | {"threshold": None}, "training."),
+                       threshold={k: float(v) for k, v in thresholds.items()})
+    sandbox = raw["sandbox"]
+    if not isinstance(sandbox.get("user"), str):
+        raise ConfigError("sandbox.user must be a string (\"\" for none)")
+    return Config(
+        points=points,
+        training=training,
+        max_examples=_typed(_MaxExamples, raw["hypothesis"], "hypothesis.").max_examples,
+        rtol=float(raw["tolerance"]["rtol"]),
+        atol=float(raw["tolerance"]["atol"]),
+        limits=_typed(Limits, raw["limits"], "limits."),
+        sandbox_user=sandbox["user"],
+        isolation=_isolation(sandbox["isolation"]),
+        sources=tuple(sources),
+    )
+
+
+@dataclass(frozen=True)
+class _MaxExamples:
+    max_examples: int

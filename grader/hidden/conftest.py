@@ -1,0 +1,89 @@
+"""Pytest glue for the hidden checks: the ``subject`` fixture, per-check time limits, class order.
+
+``python -m grader grade`` runs this suite in-process and hands it a ready subject through
+:data:`SUBJECT_KEY`; run by hand it builds one from its options::
+
+    pytest grader/hidden -c grader/hidden/pytest.ini --submission path/to/models.py [--subject local]
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from grader.checks import configure, hypothesis_profile, info_of
+from grader.config import CLASS_ORDER, load_config
+from grader.pytest_keys import CONFIG_KEY, PROFILE_KEY, SUBJECT_KEY
+REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("selab-grader")
+    group.addoption("--submission", default=None, help="models.py to grade (default: the reference)")
+    group.addoption("--grader-config", default=None, help="partial TOML merged over grader/config.toml")
+    group.addoption("--subject", default="remote", choices=("remote", "local"),
+                    help="remote: sandboxed child (default); local: import models.py in this process")
+
+
+def pytest_configure(config):
+    grader_config = config.stash.get(CONFIG_KEY, None) or load_config(config.getoption("--grader-config"))
+    config.stash[CONFIG_KEY] = grader_config
+    configure(grader_config)
+    profile = hypothesis_profile(grader_config)
+    profile.__enter__()
+    config.stash[PROFILE_KEY] = profile
+
+
+def pytest_unconfigure(config):
+    profile = config.stash.get(PROFILE_KEY, None)
+    if profile is not None:
+        profile.__exit__(None, None, None)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Checks class by class in the lab's order, each file in definition order; short trainings last,
+    so that the trainings prefetched in a second child (grader/runner.py) overlap the other checks."""
+    def order(item):
+        info = info_of(getattr(item, "function", None))
+        return (bool(info and info.training), CLASS_ORDER.index(info.class_name) if info else len(CLASS_ORDER),
+                item.reportinfo()[1] or 0)
+
+    items.sort(key=order)
+
+
+@pytest.fixture(scope="session")
+def subject(pytestconfig):
+    given = pytestconfig.stash.get(SUBJECT_KEY, None)
+    if given is not None:
+        yield given
+        return
+    grader_config = pytestconfig.stash[CONFIG_KEY]
+    path = Path(pytestconfig.getoption("--submission") or REFERENCE).resolve()
+    if pytestconfig.getoption("--subject") == "local":
+        from grader.subject import LocalSubject
+
+        spec = importlib.util.spec_from_file_location("selab_submission", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        made = LocalSubject(module, grader_config, str(path))
+    else:
+        from grader.subject import RemoteSubject
+
+        made = RemoteSubject(path, grader_config)
+        made.begin()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@pytest.fixture(autouse=True)
+def _check_clock(request, subject):
+    """Each check runs under its own time limit (a training check under the training limit)."""
+    info = info_of(request.function)
+    limits = request.config.stash[CONFIG_KEY].limits
+    subject.start_check(limits.training_seconds if info and info.training else limits.check_seconds)
+    yield
+    subject.end_check()

@@ -1,0 +1,84 @@
+"""Hidden checks of CNN_SelfAttention (points in grader/config.toml, [points.CNN_SelfAttention])."""
+
+import torch
+from hypothesis import given
+
+from grader.checks import active_config, check, fail
+from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
+                                   check_shapes, check_training, cnn_cases)
+from grader.checks import reference_model
+
+CLASS = "CNN_SelfAttention"
+
+
+@check(CLASS, "shapes", "output shape [batch, num_classes] for 1 or 3 channels and 28 or 32 pixels")
+@given(case=cnn_cases(CLASS))
+def test_shapes(subject, case):
+    check_shapes(subject, case)
+
+
+@check(CLASS, "layout", "state_dict keys/shapes and parameter count match the lab's layout")
+def test_layout(subject):
+    check_layout(subject, CLASS)
+
+
+@check(CLASS, "reference_weights", "same outputs as the reference when given the reference's weights")
+@given(case=cnn_cases(CLASS))
+def test_reference_weights(subject, case):
+    check_reference_weights(subject, case)
+
+
+@check(CLASS, "own_weights", "your initial weights give the same outputs in the reference")
+@given(case=cnn_cases(CLASS))
+def test_own_weights(subject, case):
+    check_own_weights(subject, case)
+
+
+@check(CLASS, "gradients", "every parameter receives the reference's gradient")
+@given(case=cnn_cases(CLASS))
+def test_gradients(subject, case):
+    check_gradients(subject, case)
+
+
+def renumber_channels(state: dict, permutation: torch.Tensor) -> dict:
+    """The same network with conv2's 64 output channels renumbered (and fc's inputs renumbered to match)."""
+    state = {key: value.clone() for key, value in state.items()}
+    state["conv2.weight"] = state["conv2.weight"][permutation]
+    state["conv2.bias"] = state["conv2.bias"][permutation]
+    fc = state["fc.weight"]
+    state["fc.weight"] = fc.reshape(fc.shape[0], len(permutation), -1)[:, permutation].reshape(fc.shape)
+    return state
+
+
+@check(CLASS, "channel_tokens", "attention treats each of the 64 channels as one token (not pixels)")
+@given(case=cnn_cases(CLASS))
+def test_channel_tokens(subject, case):
+    # Attention over channel tokens is permutation-equivariant across channels, so renumbering conv2's
+    # output channels (and fc's inputs to match) cannot change the logits; attention over pixels, or
+    # any other mixing, would. The reference is checked too, so a failure is never the grader's.
+    config = active_config()
+    reference = reference_model(case.class_name, case.kwargs, case.seed)
+    state = reference.state_dict()
+    permutation = torch.randperm(64, generator=torch.Generator().manual_seed(case.seed))
+    renumbered = renumber_channels(state, permutation)
+    x = case.input()
+    model = subject.build(case.class_name, case.kwargs, case.seed)
+    subject.load_state_dict(model, state)
+    before = subject.forward(model, x)
+    subject.load_state_dict(model, renumbered)
+    after = subject.forward(model, x)
+    expected = reference_model(case.class_name, case.kwargs, state=renumbered).eval()(x).detach()
+    assert torch.allclose(expected, reference.eval()(x).detach(), rtol=1e-4, atol=1e-5), "internal: reference"
+    if tuple(before.shape) != tuple(after.shape) or not torch.isfinite(before).all():
+        fail(f"{case.on('eval mode')}: the output has shape {tuple(before.shape)} or is not finite")
+    difference = float((after.double() - before.double()).abs().max())
+    if difference > config.atol + config.rtol * float(before.double().abs().max()):
+        fail(f"{case.on('eval mode')}: renumbering the 64 channels of conv2 (and fc's inputs to match) changed "
+             f"the output by up to {difference:.3g}. Attention across channels treats each channel's H*W map as "
+             "one token, so the order of the channels cannot matter; does your attention mix pixels "
+             "(tokens = positions, embedding = channels) instead?")
+
+
+@check(CLASS, "training", "learns Fashion-MNIST in a short training", training=True)
+def test_training(subject):
+    check_training(subject, CLASS)

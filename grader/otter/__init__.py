@@ -1,0 +1,1 @@
+"""Run the grader's hidden checks in an otter kernel: see bridge.py and README.md."""

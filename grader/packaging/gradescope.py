@@ -1,0 +1,56 @@
+"""The Gradescope autograder: ``python -m grader autograder --out dist/autograder.zip``.
+
+Zip root (Gradescope unpacks it into ``/autograder/source``):
+
+- ``setup.sh``: run once when Gradescope builds the image; installs Python packages (nothing is
+  downloaded at grading time), creates the unprivileged sandbox user and makes the source
+  readable by root only (``chmod -R go-rwx``); ``SELAB_SKIP_INSTALL=1`` installs nothing and only
+  checks the interpreter (the repository's tests run it that way);
+- ``run_autograder``: run per submission; ``python -m grader grade $ROOT/submission --out
+  $ROOT/results/results.json --sandbox-user USER``; the grader copies only the upload's models.py
+  and runs it in a child process as USER, who cannot read the grader's files;
+- ``requirements.txt``: the project's dependencies (from pyproject.toml);
+- ``grader/`` (with ``hidden/``, ``config.toml`` and the Fashion-MNIST subset in ``data/``),
+  ``reference/`` and the lab's non-stub ``assignment/`` modules.
+
+Both scripts take the root from ``$GRADESCOPE_ROOT`` (default ``/autograder``), so the tests can
+run them in a simulated root.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from grader.packaging.archive import write_zip
+from grader.packaging.project import requirements_txt, runtime_files
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
+SCRIPTS = ("setup.sh", "run_autograder")
+#: Not needed on Gradescope: the otter path and the packaging code (its scripts are at the zip root).
+LEAVE_OUT = ("grader/otter", "grader/packaging")
+
+
+def autograder_entries() -> dict[str, bytes | str | Path]:
+    """Archive name -> content of every file in the Gradescope zip."""
+    entries: dict[str, bytes | str | Path] = dict(runtime_files(LEAVE_OUT))
+    for script in SCRIPTS:
+        entries[script] = TEMPLATES / script
+    entries["requirements.txt"] = requirements_txt()
+    return entries
+
+
+def build_autograder(out: Path) -> Path:
+    """Write the Gradescope autograder zip to ``out`` and return its path."""
+    return write_zip(Path(out), autograder_entries(), executable=SCRIPTS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Build the Gradescope autograder zip.")
+    parser.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
+    args = parser.parse_args(argv)
+    print(f"Written: {build_autograder(args.out)}")
+
+
+if __name__ == "__main__":
+    main()

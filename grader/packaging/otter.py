@@ -1,0 +1,77 @@
+"""The otter-grader autograder: ``python -m grader otter --out dist/otter-autograder.zip``.
+
+Stages, in a temporary folder, the test files of ``grader/otter/tests`` (one per class; each runs
+the grader's own hidden checks through ``grader/otter/bridge.py``) and the support files every
+check needs (the grader, the reference, the lab's non-stub modules, the configuration and the
+Fashion-MNIST subset), then runs ``otter generate`` there. Otter stores support files under
+``files/`` and copies them next to the submission before grading, so ``import grader`` works in
+the grading kernel. The zip is then rewritten with fixed timestamps so that builds are reproducible.
+
+Grade one submission with ``otter run -a dist/otter-autograder.zip models.py``. What this path does
+not protect against is in grader/otter/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from grader.packaging.archive import REPO_ROOT, write_zip
+from grader.packaging.project import RUNTIME_TREES, requirements_txt, runtime_files
+
+OTTER_TESTS = REPO_ROOT / "grader" / "otter" / "tests"
+#: Not needed to grade with otter: the packaging code, and the test files (they go to tests/).
+LEAVE_OUT = ("grader/packaging", "grader/otter/tests")
+OTTER_CONFIG = {"lang": "python", "show_all_public": True}  # students see every class's feedback
+
+
+class OtterGenerateError(RuntimeError):
+    """``otter generate`` failed; the message holds its output."""
+
+
+def stage(folder: Path) -> None:
+    """Lay out in ``folder`` what ``otter generate`` reads: tests/, the support trees, requirements, config."""
+    for name, source in runtime_files(LEAVE_OUT).items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    (folder / "tests").mkdir()
+    for test_file in sorted(OTTER_TESTS.glob("*.py")):
+        shutil.copyfile(test_file, folder / "tests" / test_file.name)
+    (folder / "requirements.txt").write_text(requirements_txt())
+    (folder / "otter_config.json").write_text(json.dumps(OTTER_CONFIG, indent=2) + "\n")
+
+
+def build_otter(out: Path) -> Path:
+    """Write the otter autograder zip to ``out`` (via ``otter generate``) and return its path."""
+    out = Path(out).resolve()
+    with tempfile.TemporaryDirectory(prefix="selab-otter-") as tmp:
+        folder = Path(tmp)
+        stage(folder)
+        generated = folder / "otter-autograder.zip"
+        command = [sys.executable, "-m", "otter", "generate", "--tests-dir", "tests", "--output-path", generated.name,
+                   "--config", "otter_config.json", "--requirements", "requirements.txt", "--no-environment",
+                   *RUNTIME_TREES]
+        run = subprocess.run(command, cwd=folder, capture_output=True, text=True)
+        if run.returncode != 0 or not generated.is_file():
+            raise OtterGenerateError(f"otter generate failed (exit {run.returncode}):\n{run.stdout}{run.stderr}")
+        with zipfile.ZipFile(generated) as archive:
+            entries = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
+    return write_zip(out, entries, executable=[name for name in ("run_autograder", "setup.sh") if name in entries])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Build the otter-grader autograder zip.")
+    parser.add_argument("--out", type=Path, default=Path("dist/otter-autograder.zip"))
+    args = parser.parse_args(argv)
+    print(f"Written: {build_otter(args.out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Grade one upload: take its models.py, run the hidden suite against a sandboxed child, write results.json.
+
+Timeline of ``python -m grader grade`` (wall time matters: students wait for it):
+1. the child for the checks is spawned first, so its Python + torch import overlaps the grader's own;
+2. a second child starts the three short trainings at once (``RemoteSubject.prefetch_training``),
+   running on the other core while the checks run;
+3. pytest runs grader/hidden in this process; every verdict is computed here;
+4. every child process is killed, then results.json is written (atomically) — nothing the
+   submission did can touch it afterwards.
+The exit status is 0 whenever grading completed (whatever the score), 1 on an internal error (a
+valid results.json saying so is written anyway).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from grader.config import TRAINED_CLASSES, Config
+from grader.submission import SubmissionError, prepare_submission
+
+HIDDEN = Path(__file__).resolve().parent / "hidden"
+
+
+class _Injector:
+    """Hands the ready subject and the configuration to grader/hidden/conftest.py."""
+
+    def __init__(self, subject, config: Config):
+        self.subject, self.config = subject, config
+
+    def pytest_configure(self, config):
+        from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
+
+        config.stash[SUBJECT_KEY] = self.subject
+        config.stash[CONFIG_KEY] = self.config
+
+    pytest_configure.tryfirst = True  # before the conftest's own pytest_configure
+
+
+class _Collector:
+    """Turns each hidden test's report into a CheckResult (same verdict logic as run_checks)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.results = []
+
+    def pytest_runtest_setup(self, item):
+        from grader.checks import take_notes
+
+        take_notes()
+
+    def pytest_runtest_makereport(self, item, call):
+        from grader.checks import CheckResult, info_of, outcome, take_notes
+
+        info = info_of(getattr(item, "function", None))
+        if info is None or call.when not in ("setup", "call"):
+            return
+        error = call.excinfo.value if call.excinfo is not None else None
+        if call.when == "setup" and error is None:
+            return
+        passed, output, internal, limit = outcome(error)
+        notes = take_notes()
+        output = notes if passed else output
+        max_score = float(self.config.points_for(info.class_name, info.key))
+        self.results.append(CheckResult(info.class_name, info.key, info.name, max_score,
+                                        max_score if passed else 0.0, passed, output, internal, limit,
+                                        call.duration))
+
+
+def run_suite(subject, config: Config) -> list:
+    """Run grader/hidden with pytest, in this process, against ``subject``."""
+    import pytest
+
+    collector = _Collector(config)
+    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no third-party plugin takes part in grading
+    try:
+        pytest.main([str(HIDDEN), "-c", str(HIDDEN / "pytest.ini"), "--rootdir", str(HIDDEN),
+                     "-p", "no:terminal", "-p", "no:cacheprovider"],
+                    plugins=[_Injector(subject, config), collector])
+    finally:
+        if previous is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+    return collector.results
+
+
+def _prefetch_training(subject, config: Config) -> None:
+    """Start the three short trainings in a second child (the training checks pick the results up)."""
+    from grader.hidden._common import TRAINING_KWARGS
+    from grader.subset import load_subset
+
+    try:
+        data = load_subset(config.training.train_images, config.training.test_images)
+    except Exception:  # noqa: BLE001 - the training checks report the problem themselves
+        return
+    jobs = [(name, TRAINING_KWARGS[name], config.training.seed) for name in TRAINED_CLASSES]
+    subject.prefetch_training(jobs, data.train_images, data.train_labels, config.training.budget())
+
+
+def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, parallel_training: bool = True) -> int:
+    """Grade ``upload`` and write results.json to ``out``; return the process exit status."""
+    from grader.sandbox.process import Sandbox, SandboxSettings
+
+    started = time.monotonic()
+    problem, internal, results, notes = None, False, None, []
+    printed, dropped, events = "", 0, []
+    submission = subject = None
+    try:
+        try:
+            submission = prepare_submission(upload, config.limits.models_py_kib << 10)
+        except SubmissionError as error:
+            problem = (f"Nothing was graded: {error}. Upload your models.py (on its own, in a folder or in a zip).")
+        if submission is not None:
+            notes = [f"Graded file: {submission.origin}"] + submission.notes
+            first = Sandbox(submission.models_py, SandboxSettings.from_config(config))
+            first.start()  # before torch is imported here: the two imports overlap
+            import torch
+
+            from grader.subject import RemoteSubject
+
+            torch.set_num_threads(1)  # the cores belong to the children
+            subject = RemoteSubject(submission.models_py, config, sandbox=first)
+            if parallel_training:
+                _prefetch_training(subject, config)
+            results = run_suite(subject, config)
+    except Exception as error:  # noqa: BLE001 - still write a valid results.json
+        internal = True
+        problem = f"Internal grader error ({type(error).__name__}: {error}); please tell your instructor."
+    finally:
+        if subject is not None:
+            subject.close()
+            printed, dropped = subject.captured_output()
+            events = subject.events
+        if submission is not None:
+            submission.cleanup()
+    return _finish(out, config, started, results, problem, internal, notes, printed, dropped, events)
+
+
+def _finish(out, config: Config, started: float, results, problem, internal, notes, printed, dropped, events) -> int:
+    from grader import results as results_json
+    from grader.checks import collect_checks
+
+    checks = collect_checks()
+    from grader.checks import info_of
+
+    rank = {info_of(c).name: i for i, c in enumerate(checks)}
+    if results is not None:
+        results = sorted(results, key=lambda r: rank.get(r.name, len(rank)))  # report in the lab's order
+    if results is None:
+        results = results_json.not_graded(checks, config, problem or "internal grader error")
+    else:
+        expected = set(rank)
+        got = {r.name for r in results}
+        if expected != got:
+            internal = True
+            problem = (problem or "") + f"Internal grader error: checks not reported: {sorted(expected - got)}"
+            names = {r.name for r in results}
+            results = results + [r for r in results_json.not_graded(checks, config, "internal grader error")
+                                 if r.name not in names]
+        if any(r.internal_error for r in results):
+            internal = True
+            problem = problem or "Internal grader error in at least one check; please tell your instructor."
+    if os.environ.get("SELAB_GRADER_TIMINGS"):
+        import sys
+
+        for r in results:
+            print(f"{r.seconds:7.2f}s  {'pass' if r.passed else 'FAIL'}  {r.name}", file=sys.stderr)
+    output = results_json.summary(results, notes, printed, dropped, events, config.limits.output_kib, problem)
+    doc = results_json.document(results, time.monotonic() - started, output)
+    results_json.write(doc, out)
+    return 1 if internal else 0

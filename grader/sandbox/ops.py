@@ -1,0 +1,259 @@
+"""What the grader can ask of a submission: build a model, run it, read and load its weights, train it.
+
+One implementation serves both runners: the sandboxed child (grader/sandbox/child.py, which copies
+this file next to the student's models.py) calls it on the submission it imported, and
+``grader.subject.LocalSubject`` (the otter path) calls it in-process. Results are plain CPU tensors
+and Python values; every exception raised by the student's code is turned into a
+:class:`StudentError` whose message is written for the student (their own traceback frames only).
+
+Standalone on purpose: imports nothing but the standard library and torch.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+
+CLASS_NAMES = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
+MAX_MODELS = 8  # models kept alive at once; checks never need more than two
+MAX_MESSAGE = 1500
+
+
+class StudentError(Exception):
+    """The student's code raised (or returned something unusable); ``kind`` classifies it."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind  # "not_implemented" | "exception" | "memory" | "bad_return" | "missing"
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message}
+
+
+def _trim(text: str, limit: int = MAX_MESSAGE) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def student_frames(tb, models_path: str) -> list[str]:
+    """The traceback frames that lie in the student's models.py, formatted with the short name."""
+    lines = []
+    for frame in traceback.extract_tb(tb):
+        if frame.filename == models_path:
+            code = f"\n    {frame.line.strip()}" if frame.line else ""
+            lines.append(f'  File "models.py", line {frame.lineno}, in {frame.name}{code}')
+    return lines[-8:]
+
+
+def describe(error: BaseException, models_path: str) -> StudentError:
+    """Turn an exception raised by the student's code into a :class:`StudentError`."""
+    if isinstance(error, StudentError):
+        return error
+    text = _safe_str(error)
+    frames = student_frames(error.__traceback__, models_path)
+    where = ("\n" + "\n".join(frames)) if frames else ""
+    if isinstance(error, NotImplementedError):
+        text = text if text.startswith("not implemented yet") else f"not implemented yet: {text or 'NotImplementedError'}"
+        return StudentError("not_implemented", _trim(text) + where)
+    if isinstance(error, MemoryError) or "can't allocate memory" in text or "not enough memory" in text:
+        return StudentError("memory", _trim(f"{type(error).__name__}: {text}") + where)
+    if isinstance(error, SyntaxError) and not frames:
+        detail = "".join(traceback.format_exception_only(type(error), error)).replace(models_path, "models.py")
+        return StudentError("exception", _trim(detail.rstrip()))
+    if isinstance(error, SystemExit):
+        return StudentError("exception", f"your code called sys.exit({text}) / raised SystemExit{where}")
+    return StudentError("exception", _trim(f"{_safe_type_name(error)}: {text}") + where)
+
+
+def _safe_str(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # a student exception whose __str__ itself raises
+        return "<exception message could not be shown>"
+
+
+def _safe_type_name(error: BaseException) -> str:
+    try:
+        return type(error).__name__
+    except Exception:
+        return "Exception"
+
+
+def _plain(value, what: str, float_only: bool = True) -> torch.Tensor:
+    """A detached, contiguous, plain CPU ``torch.Tensor`` copy of ``value`` (subclasses are stripped).
+
+    Dtypes are narrowed to what the wire format carries: float32/float64, and for state_dict
+    entries also int64 and bool (other integer or float types are converted).
+    """
+    if not isinstance(value, torch.Tensor):
+        raise StudentError("bad_return", f"{what} is a {type(value).__name__}, expected a torch.Tensor")
+    with torch.no_grad():
+        tensor = torch.Tensor.as_subclass(value, torch.Tensor).detach().cpu()
+        if tensor.dtype not in (torch.float32, torch.float64):
+            if float_only or tensor.is_complex():
+                raise StudentError("bad_return", f"{what} is a tensor of dtype {tensor.dtype}, expected float32")
+            if tensor.is_floating_point():
+                tensor = tensor.float()
+            elif tensor.dtype != torch.bool:
+                tensor = tensor.long()
+        return tensor.contiguous().clone()
+
+
+def _input(array) -> torch.Tensor:
+    tensor = torch.as_tensor(array)
+    return tensor.clone() if tensor.is_floating_point() else tensor.float()
+
+
+class Operations:
+    """The submission seen through the operations the checks need; handles are small integers."""
+
+    def __init__(self, module, models_path: str):
+        self.module = module
+        self.models_path = models_path
+        self.models: OrderedDict[int, torch.nn.Module] = OrderedDict()
+        self.next_handle = 1
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _class(self, class_name: str):
+        if class_name not in CLASS_NAMES:
+            raise ValueError(f"unknown class {class_name!r}")
+        cls = getattr(self.module, class_name, None)
+        if cls is None:
+            raise StudentError("missing", f"models.py has no class named {class_name}")
+        return cls
+
+    def _model(self, handle: int) -> torch.nn.Module:
+        model = self.models.get(handle)
+        if model is None:
+            raise ValueError(f"unknown model handle {handle}")
+        self.models.move_to_end(handle)
+        return model
+
+    def _call(self, what: str, function, *args, **kwargs):
+        """Run student code; anything it raises becomes a StudentError naming ``what`` was running."""
+        try:
+            return function(*args, **kwargs)
+        except StudentError:
+            raise
+        except BaseException as error:  # noqa: B902 - SystemExit/KeyboardInterrupt from student code too
+            raise describe(error, self.models_path) from None
+
+    # -- operations -----------------------------------------------------------------------------
+    def build(self, class_name: str, kwargs: dict, seed: int) -> int:
+        """``class_name(**kwargs)`` created right after ``torch.manual_seed(seed)``."""
+        cls = self._class(class_name)
+        torch.manual_seed(int(seed))
+        model = self._call(f"{class_name}(...)", cls, **kwargs)
+        if not isinstance(model, torch.nn.Module):
+            raise StudentError("bad_return", f"{class_name}(...) is not a torch.nn.Module")
+        handle = self.next_handle
+        self.next_handle += 1
+        self.models[handle] = model
+        while len(self.models) > MAX_MODELS:
+            self.models.popitem(last=False)
+        return handle
+
+    def release(self, handle: int) -> None:
+        self.models.pop(handle, None)
+
+    def state_dict(self, handle: int) -> dict[str, torch.Tensor]:
+        model = self._model(handle)
+        state = self._call("state_dict()", model.state_dict)
+        return {str(key): _plain(value, f"state_dict()[{key!r}]", float_only=False) for key, value in state.items()}
+
+    def parameters(self, handle: int) -> list[dict]:
+        """``named_parameters()`` as plain data: name, shape and requires_grad."""
+        model = self._model(handle)
+        named = self._call("named_parameters()", lambda: list(model.named_parameters()))
+        return [{"name": str(name), "shape": [int(d) for d in p.shape], "requires_grad": bool(p.requires_grad)}
+                for name, p in named]
+
+    def load_state_dict(self, handle: int, state: dict) -> None:
+        """``load_state_dict(state, strict=True)``; a mismatch is the student's error."""
+        model = self._model(handle)
+        tensors = {key: torch.as_tensor(value).clone() for key, value in state.items()}
+        self._call("load_state_dict(...)", model.load_state_dict, tensors, strict=True)
+
+    def forward(self, handle: int, x, train: bool, grad: bool) -> torch.Tensor:
+        model = self._model(handle)
+        x = _input(x)
+        self._call("train()/eval()", model.train, bool(train))
+        with torch.set_grad_enabled(bool(grad)):
+            out = self._call("forward", model, x)
+        return _plain(out, "forward")
+
+    def gradients(self, handle: int, x, grad_output) -> dict[str, torch.Tensor | None]:
+        """Gradients of ``sum(forward(x) * grad_output)`` w.r.t. every parameter, in train mode."""
+        model = self._model(handle)
+        x, grad_output = _input(x), _input(grad_output)
+        self._call("train()", model.train, True)
+        self._call("zero_grad()", model.zero_grad, set_to_none=True)
+
+        def backward():
+            with torch.enable_grad():
+                out = model(x)
+                if not isinstance(out, torch.Tensor):
+                    raise StudentError("bad_return", f"forward returned {type(out).__name__}, expected a torch.Tensor")
+                if tuple(out.shape) != tuple(grad_output.shape):
+                    raise StudentError("bad_return", f"forward returned shape {tuple(out.shape)}, "
+                                                     f"expected {tuple(grad_output.shape)}")
+                if not out.requires_grad:
+                    return
+                (out * grad_output.to(out.dtype)).sum().backward()
+
+        self._call("forward/backward", backward)
+        named = self._call("named_parameters()", lambda: list(model.named_parameters()))
+        return {str(name): None if p.grad is None else _plain(p.grad, f"gradient of {name}") for name, p in named}
+
+    def short_train(self, class_name: str, kwargs: dict, seed: int, images, labels, epochs: int, batch_size: int,
+                    learning_rate: float, weight_decay: float) -> dict[str, torch.Tensor]:
+        """Train a fresh ``class_name(**kwargs)`` (seeded) with AdamW + one-cycle; return its state_dict."""
+        images, labels = _input(images), torch.as_tensor(labels).long()
+        handle = self.build(class_name, kwargs, seed)
+        model = self._model(handle)
+        try:
+            return self._call("the short training", self._train, model, images, labels, int(seed), int(epochs),
+                              int(batch_size), float(learning_rate), float(weight_decay), handle)
+        finally:
+            self.release(handle)
+
+    def _train(self, model, images, labels, seed, epochs, batch_size, learning_rate, weight_decay, handle):
+        torch.manual_seed(seed)
+        model.to(memory_format=torch.channels_last)  # oneDNN runs conv layers ~2x faster in this layout
+        images = images.contiguous(memory_format=torch.channels_last)
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        if not parameters:
+            raise StudentError("bad_return", "the model has no trainable parameters")
+        optimizer = torch.optim.AdamW(parameters, lr=learning_rate, weight_decay=weight_decay)
+        steps = epochs * math.ceil(len(labels) / batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
+        generator = torch.Generator().manual_seed(seed)
+        model.train()
+        for _ in range(epochs):
+            order = torch.randperm(len(labels), generator=generator)
+            for start in range(0, len(labels), batch_size):
+                index = order[start:start + batch_size]
+                logits = model(images[index])
+                if not isinstance(logits, torch.Tensor) or logits.shape != (len(index), 10):
+                    raise StudentError("bad_return", "forward did not return [batch, 10] logits during training")
+                loss = F.cross_entropy(logits, labels[index])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+        return self.state_dict(handle)
+
+    def call(self, op: str, args: dict):
+        """Dispatch a request by name (the child's server loop and LocalSubject both use this)."""
+        if op not in OPERATIONS:
+            raise ValueError(f"unknown operation {op!r}")
+        return getattr(self, op)(**args)
+
+
+OPERATIONS = ("build", "release", "state_dict", "parameters", "load_state_dict", "forward", "gradients",
+              "short_train")

@@ -1,0 +1,444 @@
+"""The submission as the checks see it: a *subject* with a handful of operations, run remotely or locally.
+
+Every hidden check (grader/hidden) is written against this interface only, so the same check runs
+in the sandbox (``RemoteSubject``, the trustworthy path of ``python -m grader grade``) and
+in-process (``LocalSubject``, the otter path). Both return the same plain types:
+
+====================================================  ===============================================
+``build(class_name, kwargs, seed=0) -> ModelRef``     ``class_name(**kwargs)`` right after
+                                                      ``torch.manual_seed(seed)``
+``parameters(ref) -> list[ParamInfo]``                ``named_parameters()``: name, shape, requires_grad
+``state_dict(ref) -> dict[str, Tensor]``              plain CPU tensors
+``load_state_dict(ref, state)``                       strict load (a mismatch is the student's error)
+``forward(ref, x, train=False, grad=False) -> Tensor`` output in train()/eval() mode, with/without grad
+``gradients(ref, x, grad_output) -> dict``            name -> grad of sum(forward(x) * grad_output)
+                                                      (train mode), or None when no gradient arrived
+``short_train(class_name, kwargs, seed, images,       a fresh seeded model trained by the grader's
+labels, budget) -> dict[str, Tensor]``                loop; returns its state_dict
+``release(ref)``                                      forget a model
+====================================================  ===============================================
+
+Errors: :class:`StudentCodeError` when the student's code raises (``kind`` is "not_implemented",
+"exception", "memory", "bad_return" or "missing"); :class:`SandboxFailure` (a BaseException) when
+the remote child hangs past a limit, dies, breaks the protocol or cannot import models.py.
+
+Time: ``start_check(seconds)`` / ``end_check()`` bracket one check; the remote subject stops the
+child when a check exceeds its limit or the whole submission exceeds ``submission_seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grader.sandbox.ops import Operations, StudentError
+from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError
+
+__all__ = ["ModelRef", "ParamInfo", "RemoteSubject", "LocalSubject", "StudentCodeError", "SandboxFailure",
+           "describe_model"]
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model living in the subject; ``label`` reads like code, e.g. ``CNN_SE(in_channels=3)``."""
+
+    handle: int
+    generation: int
+    class_name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    name: str
+    shape: tuple[int, ...]
+    requires_grad: bool
+
+
+def describe_model(class_name: str, kwargs: dict) -> str:
+    return f"{class_name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def shape_text(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def _tensor(value, what: str) -> torch.Tensor:
+    if not isinstance(value, np.ndarray):
+        raise SandboxFailure("protocol", f"the sandbox sent {type(value).__name__} where {what} should be a tensor")
+    return torch.from_numpy(value)
+
+
+def _tensor_dict(value, what: str, allow_none: bool = False) -> dict[str, torch.Tensor | None]:
+    if not isinstance(value, dict):
+        raise SandboxFailure("protocol", f"the sandbox sent {type(value).__name__} where {what} should be a dict")
+    return {str(k): None if (allow_none and v is None) else _tensor(v, f"{what}[{k!r}]") for k, v in value.items()}
+
+
+def _param_infos(value) -> list[ParamInfo]:
+    try:
+        return [ParamInfo(str(p["name"]), tuple(int(d) for d in p["shape"]), bool(p["requires_grad"])) for p in value]
+    except (TypeError, KeyError, ValueError):
+        raise SandboxFailure("protocol", "the sandbox sent a malformed parameter list") from None
+
+
+class _Clock:
+    """The time the submission's code may still use in the current check, and the submission's deadline.
+
+    A check's limit counts only the time spent waiting for the child (the grader's own work in the
+    check, e.g. running the reference, never counts against the student, however loaded the machine).
+    """
+
+    def __init__(self, submission_seconds: float | None):
+        self.submission_seconds = submission_seconds
+        self.submission_deadline = None if submission_seconds is None else time.monotonic() + submission_seconds
+        self.check_remaining: float | None = None
+        self.check_seconds: float | None = None
+
+    def start_check(self, seconds: float | None) -> None:
+        self.check_seconds = self.check_remaining = seconds
+
+    def end_check(self) -> None:
+        self.check_remaining = self.check_seconds = None
+
+    def spend(self, seconds: float) -> None:
+        if self.check_remaining is not None:
+            self.check_remaining = max(0.0, self.check_remaining - seconds)
+
+    def deadline(self) -> tuple[float, str]:
+        """The deadline of the next call into the submission and, in words, which limit it is."""
+        options = []
+        if self.check_remaining is not None:
+            options.append((time.monotonic() + self.check_remaining,
+                            f"the time limit of one check ({self.check_seconds:g} s)"))
+        if self.submission_deadline is not None:
+            options.append((self.submission_deadline,
+                            f"the time limit for grading a whole submission ({self.submission_seconds:g} s)"))
+        if not options:
+            return time.monotonic() + 3600.0, "an hour"
+        return min(options)
+
+
+class _TrainingJob:
+    def __init__(self, key, budget):
+        self.key, self.budget = key, budget
+        self.done = threading.Event()
+        self.result = None
+        self.error: BaseException | None = None
+
+
+class RemoteSubject:
+    """The submission in a sandboxed child process (restarted after a hang or crash)."""
+
+    def __init__(self, models_py: Path, config, settings: SandboxSettings | None = None,
+                 sandbox: Sandbox | None = None):
+        self.models_py = Path(models_py)
+        self.config = config
+        self.settings = settings or SandboxSettings.from_config(config)
+        self.clock = _Clock(config.limits.submission_seconds)
+        self.sandbox: Sandbox | None = sandbox  # an already started child may be handed over
+        self.generation = 1 if sandbox is not None else 0
+        self.import_failure: SandboxFailure | None = None
+        self.restarts = 0
+        self.outputs: list[tuple[str, int]] = []
+        self.events: list[str] = []  # limits hit, in plain words, for the summary
+        self._jobs: dict[tuple, _TrainingJob] = {}
+        self._trainer: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -------------------------------------------------------------------------- life cycle
+    def begin(self) -> None:
+        """Start the child now (its torch import overlaps the parent's own start-up)."""
+        if self.sandbox is None:
+            self._new_sandbox()
+
+    def close(self) -> None:
+        if self._trainer is not None:
+            self._trainer.join(timeout=max(0.0, self.clock.deadline()[0] - time.monotonic()) + 5)
+        self._retire()
+
+    def start_check(self, seconds: float | None) -> None:
+        self.clock.start_check(seconds)
+
+    def end_check(self) -> None:
+        self.clock.end_check()
+
+    def _new_sandbox(self) -> Sandbox:
+        self.generation += 1
+        self.sandbox = Sandbox(self.models_py, self.settings)
+        self.sandbox.start()
+        return self.sandbox
+
+    def _retire(self) -> None:
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.stop()
+            self.outputs.append(sandbox.output())
+
+    def _ready_sandbox(self, clock: _Clock) -> Sandbox:
+        """The running child, (re)started and imported; raises the cached import failure if any."""
+        if self.import_failure is not None:
+            raise SandboxFailure(self.import_failure.reason, self.import_failure.message)
+        deadline, limit = clock.deadline()
+        if deadline <= time.monotonic():
+            raise SandboxFailure("budget", f"not run: {limit} was used up")
+        if self.sandbox is None:
+            self.restarts += 1
+            self._new_sandbox()
+        try:
+            self._wait_ready(self.sandbox, clock)
+        except SandboxFailure:
+            self._retire()
+            raise
+        return self.sandbox
+
+    def _wait_ready(self, sandbox: Sandbox, clock: _Clock) -> None:
+        """Wait for ``sandbox`` to import models.py under the import limit (not the check's: starting a
+        child is the grader's business); an import that fails or hangs is remembered for every later check."""
+        if sandbox.ready:
+            return
+        import_limit = self.config.limits.import_seconds
+        started = time.monotonic()
+        submission_deadline = clock.submission_deadline if clock.submission_deadline is not None else math.inf
+        if started + import_limit <= submission_deadline:
+            deadline, limit = started + import_limit, f"the time limit for starting ({import_limit:g} s)"
+        else:
+            deadline, limit = submission_deadline, (f"the time limit for grading a whole submission "
+                                                    f"({clock.submission_seconds:g} s)")
+        try:
+            sandbox.wait_ready(deadline, limit)
+        except SandboxFailure as failure:
+            if failure.reason == "import" and deadline < submission_deadline:
+                with self._lock:
+                    self.import_failure = self.import_failure or failure  # the same file fails the same way again
+            raise
+
+    # -------------------------------------------------------------------------- requests
+    def _request(self, op: str, args: dict, during: str):
+        sandbox = self._ready_sandbox(self.clock)
+        deadline, limit = self.clock.deadline()
+        started = time.monotonic()
+        try:
+            return sandbox.request(op, args, deadline, during)
+        except SandboxFailure as failure:
+            self._retire()
+            if failure.reason == "timeout":
+                self.events.append(f"{during} hit {limit}")
+                raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
+                                                "the grader stopped it") from None
+            self.events.append(failure.message)
+            raise
+        finally:
+            self.clock.spend(time.monotonic() - started)
+
+    def _check_ref(self, ref: ModelRef) -> None:
+        if ref.generation != self.generation:
+            raise SandboxFailure("crash", f"{ref.label} was lost: the process running your code was restarted")
+
+    def build(self, class_name: str, kwargs: dict, seed: int = 0) -> ModelRef:
+        label = describe_model(class_name, kwargs)
+        handle = self._request("build", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed)},
+                               f"creating {label}")
+        if not isinstance(handle, int) or isinstance(handle, bool):
+            raise SandboxFailure("protocol", "the sandbox sent a malformed model handle")
+        return ModelRef(handle, self.generation, class_name, label)
+
+    def release(self, ref: ModelRef) -> None:
+        if ref.generation == self.generation and self.sandbox is not None:
+            self._request("release", {"handle": ref.handle}, f"releasing {ref.label}")
+
+    def parameters(self, ref: ModelRef) -> list[ParamInfo]:
+        self._check_ref(ref)
+        return _param_infos(self._request("parameters", {"handle": ref.handle}, f"calling {ref.label}.named_parameters()"))
+
+    def state_dict(self, ref: ModelRef) -> dict[str, torch.Tensor]:
+        self._check_ref(ref)
+        return _tensor_dict(self._request("state_dict", {"handle": ref.handle}, f"calling {ref.label}.state_dict()"),
+                            "state_dict")
+
+    def load_state_dict(self, ref: ModelRef, state: dict[str, torch.Tensor]) -> None:
+        self._check_ref(ref)
+        self._request("load_state_dict", {"handle": ref.handle, "state": dict(state)}, f"calling {ref.label}.load_state_dict()")
+
+    def forward(self, ref: ModelRef, x: torch.Tensor, train: bool = False, grad: bool = False) -> torch.Tensor:
+        self._check_ref(ref)
+        during = f"running {ref.label} on a {shape_text(x.shape)} input ({'train' if train else 'eval'} mode)"
+        return _tensor(self._request("forward", {"handle": ref.handle, "x": x, "train": bool(train), "grad": bool(grad)},
+                                     during), "the output")
+
+    def gradients(self, ref: ModelRef, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        self._check_ref(ref)
+        during = f"running backward through {ref.label} on a {shape_text(x.shape)} input"
+        return _tensor_dict(self._request("gradients", {"handle": ref.handle, "x": x, "grad_output": grad_output},
+                                          during), "gradients", allow_none=True)
+
+    # -------------------------------------------------------------------------- short training
+    @staticmethod
+    def _job_key(class_name, kwargs, seed):
+        return class_name, tuple(sorted(kwargs.items())), int(seed)
+
+    def prefetch_training(self, jobs: list[tuple[str, dict, int]], images, labels, budget: dict) -> None:
+        """Run these short trainings now, in a second sandbox, while the other checks run.
+
+        ``short_train`` later returns (or raises) the prefetched result of the same job.
+        """
+        for class_name, kwargs, seed in jobs:
+            self._jobs[self._job_key(class_name, kwargs, seed)] = _TrainingJob((class_name, kwargs, seed), budget)
+        self._trainer = threading.Thread(target=self._run_trainer, args=(images, labels), daemon=True)
+        self._trainer.start()
+
+    def _run_trainer(self, images, labels) -> None:
+        sandbox = None
+        try:
+            for job in self._jobs.values():
+                clock = _Clock(None)
+                clock.submission_deadline = self.clock.submission_deadline
+                clock.submission_seconds = self.clock.submission_seconds
+                try:
+                    if self.import_failure is not None:
+                        raise SandboxFailure(self.import_failure.reason, self.import_failure.message)
+                    if sandbox is None:
+                        sandbox = Sandbox(self.models_py, self.settings)
+                        sandbox.start()
+                    self._wait_ready(sandbox, clock)
+                    clock.start_check(self.config.limits.training_seconds)
+                    job.result = self._train_request(sandbox, clock, job, images, labels)
+                except BaseException as error:  # noqa: B902 - handed over to the check that waits for it
+                    job.error = error
+                    if sandbox is not None and sandbox.process is None:  # it was stopped: keep its output
+                        with self._lock:
+                            self.outputs.append(sandbox.output())
+                        sandbox = None
+                finally:
+                    job.done.set()
+        finally:
+            if sandbox is not None:
+                sandbox.stop()
+                with self._lock:
+                    self.outputs.append(sandbox.output())
+            for job in self._jobs.values():
+                job.done.set()
+
+    def _train_request(self, sandbox: Sandbox, clock: _Clock, job: _TrainingJob, images, labels):
+        class_name, kwargs, seed = job.key
+        label = describe_model(class_name, kwargs)
+        during = f"running the short training of {label}"
+        deadline, limit = clock.deadline()
+        if deadline <= time.monotonic():
+            raise SandboxFailure("budget", f"not run: {limit} was used up")
+        try:
+            state = sandbox.request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
+                                                    "images": images, "labels": labels, **job.budget},
+                                    deadline, during)
+        except SandboxFailure as failure:
+            sandbox.stop()
+            if failure.reason == "timeout":
+                with self._lock:
+                    self.events.append(f"{during} hit {limit}")
+                raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
+                                                "the grader stopped it") from None
+            raise
+        return _tensor_dict(state, "state_dict")
+
+    def short_train(self, class_name: str, kwargs: dict, seed: int, images: torch.Tensor, labels: torch.Tensor,
+                    budget: dict) -> dict[str, torch.Tensor]:
+        job = self._jobs.get(self._job_key(class_name, kwargs, seed))
+        if job is not None and job.budget == budget:
+            deadline, limit = self.clock.deadline()
+            if not job.done.wait(timeout=max(0.0, self.clock.submission_deadline - time.monotonic()) + 1
+                                 if self.clock.submission_deadline else None):
+                raise SandboxFailure("budget", f"the short training did not finish within {limit}")
+            if job.error is not None:
+                error = job.error
+                if isinstance(error, SandboxFailure):
+                    raise SandboxFailure(error.reason, error.message)
+                if isinstance(error, StudentCodeError):
+                    raise StudentCodeError(error.kind, error.message, error.during)
+                raise error
+            return job.result
+        label = describe_model(class_name, kwargs)
+        state = self._request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
+                                              "images": images, "labels": labels, **budget},
+                              f"running the short training of {label}")
+        return _tensor_dict(state, "state_dict")
+
+    # -------------------------------------------------------------------------- feedback
+    def captured_output(self) -> tuple[str, int]:
+        """Everything the submission printed (capped per child) and the number of bytes dropped."""
+        parts = list(self.outputs)
+        if self.sandbox is not None:
+            parts.append(self.sandbox.output())
+        return "".join(text for text, _ in parts), sum(dropped for _, dropped in parts)
+
+
+class LocalSubject:
+    """The submission's classes called in this very process (the otter path: no isolation, no limits)."""
+
+    def __init__(self, module, config=None, models_path: str | None = None):
+        self.module = module
+        self.config = config
+        self.ops = Operations(module, models_path or getattr(module, "__file__", "models.py"))
+        self.events: list[str] = []
+
+    def begin(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def start_check(self, seconds: float | None) -> None:
+        pass
+
+    def end_check(self) -> None:
+        pass
+
+    def _call(self, during: str, op: str, **args):
+        try:
+            return self.ops.call(op, args)
+        except StudentError as error:
+            raise StudentCodeError(error.kind, error.message, during) from None
+
+    def build(self, class_name: str, kwargs: dict, seed: int = 0) -> ModelRef:
+        label = describe_model(class_name, kwargs)
+        handle = self._call(f"creating {label}", "build", class_name=class_name, kwargs=dict(kwargs), seed=int(seed))
+        return ModelRef(handle, 0, class_name, label)
+
+    def release(self, ref: ModelRef) -> None:
+        self.ops.release(ref.handle)
+
+    def parameters(self, ref: ModelRef) -> list[ParamInfo]:
+        return _param_infos(self._call(f"calling {ref.label}.named_parameters()", "parameters", handle=ref.handle))
+
+    def state_dict(self, ref: ModelRef) -> dict[str, torch.Tensor]:
+        return self._call(f"calling {ref.label}.state_dict()", "state_dict", handle=ref.handle)
+
+    def load_state_dict(self, ref: ModelRef, state: dict[str, torch.Tensor]) -> None:
+        self._call(f"calling {ref.label}.load_state_dict()", "load_state_dict", handle=ref.handle,
+                   state={k: v.clone() for k, v in state.items()})
+
+    def forward(self, ref: ModelRef, x: torch.Tensor, train: bool = False, grad: bool = False) -> torch.Tensor:
+        during = f"running {ref.label} on a {shape_text(x.shape)} input ({'train' if train else 'eval'} mode)"
+        return self._call(during, "forward", handle=ref.handle, x=x.clone(), train=train, grad=grad)
+
+    def gradients(self, ref: ModelRef, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
+        during = f"running backward through {ref.label} on a {shape_text(x.shape)} input"
+        return self._call(during, "gradients", handle=ref.handle, x=x.clone(), grad_output=grad_output.clone())
+
+    def short_train(self, class_name: str, kwargs: dict, seed: int, images: torch.Tensor, labels: torch.Tensor,
+                    budget: dict) -> dict[str, torch.Tensor]:
+        label = describe_model(class_name, kwargs)
+        return self._call(f"running the short training of {label}", "short_train", class_name=class_name, kwargs=dict(kwargs),
+                          seed=int(seed), images=images, labels=labels, **budget)
+
+    def captured_output(self) -> tuple[str, int]:
+        return "", 0

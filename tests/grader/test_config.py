@@ -1,0 +1,74 @@
+"""grader/config.toml is the one source of points, thresholds and limits; overrides never need code edits."""
+
+import json
+
+import pytest
+
+from grader.calibrate import CALIBRATION_PATH
+from grader.checks import collect_checks, info_of
+from grader.config import CLASS_ORDER, TRAINED_CLASSES, ConfigError, load_config
+
+
+def test_points_total_100_and_every_check_has_its_entry():
+    config = load_config()
+    assert config.total_points == 100
+    keys = {(info_of(c).class_name, info_of(c).key) for c in collect_checks()}
+    configured = {(class_name, key) for class_name, table in config.points.items() for key in table}
+    assert keys == configured, "a check without points, or points without a check"
+    assert [config.class_points(c) > 0 for c in CLASS_ORDER] == [True] * 4
+
+
+def test_check_names_begin_with_their_class():
+    for function in collect_checks():
+        info = info_of(function)
+        assert info.name.startswith(f"{info.class_name}: ")
+
+
+def test_partial_override_file_and_environment_variable(tmp_path, monkeypatch):
+    override = tmp_path / "fast.toml"
+    override.write_text("[limits]\ncheck_seconds = 2\n\n[training.threshold]\nCNN_SE = 0.5\n")
+    config = load_config(override)
+    assert config.limits.check_seconds == 2 and config.training.threshold["CNN_SE"] == 0.5
+    assert config.limits.memory_mib == load_config().limits.memory_mib  # untouched keys keep their defaults
+    monkeypatch.setenv("SELAB_GRADER_CONFIG", str(override))
+    assert load_config().limits.check_seconds == 2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[limits]\nchek_seconds = 2\n", "unknown setting limits.chek_seconds"),
+    ("[limits]\ncheck_seconds = 'soon'\n", "must be a number"),
+    ("[points.CNN_Base]\nshapes = -1\n", "non-negative integer"),
+    ("[training.threshold]\nCNN_Base = 1.5\n", "accuracy in"),
+    ("[sandbox]\nisolation = 'maybe'\n", "isolation"),
+])
+def test_bad_overrides_are_errors_not_silent_defaults(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_thresholds_are_backed_by_the_committed_calibration():
+    config = load_config()
+    calibration = json.loads(CALIBRATION_PATH.read_text())
+    budget = calibration["budget"]
+    training = config.training
+    assert (budget["train_images"], budget["test_images"], budget["epochs"], budget["batch_size"],
+            budget["learning_rate"], budget["threads"]) == (training.train_images, training.test_images,
+                                                            training.epochs, training.batch_size,
+                                                            training.learning_rate, training.threads), \
+        "the training budget changed since calibration: run python -m grader calibrate --write-config"
+    for name in TRAINED_CLASSES:
+        summary = calibration["summary"][name]
+        threshold = training.threshold[name]
+        assert threshold <= calibration["suggested_threshold"][name] + 1e-9
+        assert threshold < summary["min"] - 0.04, "too little margin below the reference's worst seed"
+        assert threshold > 0.5, "a model that never learns (10 %) must fail with room to spare"
+
+
+def test_calibration_matches_the_bundled_subset():
+    from grader.subset import load_subset
+
+    training = load_config().training
+    digest = load_subset(training.train_images, training.test_images).digest
+    assert json.loads(CALIBRATION_PATH.read_text())["subset_digest"] == digest

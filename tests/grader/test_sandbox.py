@@ -1,0 +1,154 @@
+"""The sandbox holds: hangs time out, floods are capped, memory is limited, and every process a
+submission starts is killed, including those that escaped into a new session."""
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox import reaper
+from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError, namespaces_available
+
+REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
+MODES = ["none"] + (["auto"] if namespaces_available(SandboxSettings().python) else [])
+
+
+def submission(tmp_path, prefix: str = "", forward_prefix: str = "") -> Path:
+    """The reference with code added at import time and/or at the start of SEBlock.forward."""
+    source = REFERENCE.read_text()
+    anchor = "        b, c, _, _ = x.shape\n"
+    source = source.replace(anchor, anchor + "".join(f"        {line}\n" for line in forward_prefix.splitlines()))
+    path = tmp_path / "models.py"
+    path.write_text(prefix + "\n" + source)
+    return path
+
+
+def start(path: Path, isolation: str = "none", **settings) -> Sandbox:
+    sandbox = Sandbox(path, SandboxSettings(isolation=isolation, **settings))
+    sandbox.start()
+    sandbox.wait_ready(time.monotonic() + 120)
+    return sandbox
+
+
+@pytest.mark.parametrize("isolation", MODES)
+def test_escaped_processes_are_killed(tmp_path, isolation):
+    escape = """
+import os, subprocess, sys, time
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+if os.fork() == 0:            # double fork + setsid: re-parented away from the child
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(300)
+    os._exit(0)
+print("escaped", flush=True)
+"""
+    sandbox = start(submission(tmp_path, prefix=escape), isolation)
+    marker = sandbox._marker
+    time.sleep(0.5)
+    assert len(reaper.with_marker(marker)) >= 3, "the child and its escapees should carry the marker"
+    sandbox.stop()
+    deadline = time.monotonic() + 5
+    while reaper.with_marker(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert reaper.with_marker(marker) == set()
+    assert "escaped" in sandbox.output()[0]
+
+
+def test_a_hanging_call_times_out_and_the_child_is_gone(tmp_path):
+    sandbox = start(submission(tmp_path, forward_prefix="while True:\n    pass"))
+    pid = sandbox.process.pid
+    handle = sandbox.request("build", {"class_name": "SEBlock", "kwargs": {"channels": 4}, "seed": 0},
+                             time.monotonic() + 10)
+    started = time.monotonic()
+    with pytest.raises(SandboxFailure) as failure:
+        sandbox.request("forward", {"handle": handle, "x": np.ones((1, 4, 2, 2), np.float32), "train": False,
+                                    "grad": False}, time.monotonic() + 1.5)
+    assert failure.value.reason == "timeout"
+    assert time.monotonic() - started < 4
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+def test_output_is_captured_and_capped(tmp_path):
+    flood = "import sys\nsys.stdout.write('x' * 5_000_000)\nsys.stderr.write('y' * 5_000_000)\nsys.stdout.flush()"
+    sandbox = start(submission(tmp_path, prefix=flood), output_kib=16)
+    sandbox.stop()
+    kept, dropped = sandbox.output()
+    assert len(kept) == 16 << 10 and kept.startswith("x")
+    assert dropped == 10_000_000 - (16 << 10)
+
+
+def test_memory_beyond_the_limit_is_a_student_error_not_a_grader_crash(tmp_path):
+    sandbox = start(submission(tmp_path, forward_prefix="import torch\nhuge = torch.ones(1 << 31)"), memory_mib=4096)
+    try:
+        handle = sandbox.request("build", {"class_name": "SEBlock", "kwargs": {"channels": 4}, "seed": 0},
+                                 time.monotonic() + 10)
+        with pytest.raises(StudentCodeError) as error:
+            sandbox.request("forward", {"handle": handle, "x": np.ones((1, 4, 2, 2), np.float32), "train": False,
+                                        "grad": False}, time.monotonic() + 30)
+        assert error.value.kind == "memory"
+    finally:
+        sandbox.stop()
+
+
+@pytest.mark.parametrize("isolation", MODES)
+def test_child_environment_is_isolated(tmp_path, isolation):
+    project = REFERENCE.parent.parent
+    probe = f"""
+import os, resource, sys
+print("HAS_PROJECT", any(os.path.exists(os.path.join(p, "reference", "models.py")) for p in sys.path))
+try:
+    import reference.models
+    print("IMPORTED reference")
+except ImportError:
+    print("NO reference")
+print("AS", resource.getrlimit(resource.RLIMIT_AS)[0])
+try:
+    print("READ", len(open({str(REFERENCE)!r}).read()))
+except OSError as error:
+    print("READ", type(error).__name__)
+if {isolation == "auto"}:  # only where it must fail: never write into the real project otherwise
+    try:
+        open({str(project / "PWNED")!r}, "w").write("x")
+        print("WROTE project")
+    except OSError as error:
+        print("WRITE", type(error).__name__)
+"""
+    sandbox = start(submission(tmp_path, prefix=probe), isolation, memory_mib=4096)
+    sandbox.stop()
+    text = sandbox.output()[0]
+    assert "HAS_PROJECT False" in text and "NO reference" in text
+    assert f"AS {4096 << 20}" in text
+    if isolation == "auto":  # namespaces: the project is hidden and the filesystem read-only
+        assert "READ 0" in text or "READ FileNotFoundError" in text
+        assert "WRITE OSError" in text and not (project / "PWNED").exists()
+
+
+def _user_can_run_python(user: str) -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run([SandboxSettings().python, "-I", "-S", "-c", "pass"], user=user, timeout=30,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not _user_can_run_python("nobody"),
+                    reason="needs root and an interpreter the user 'nobody' may execute (here it lives under a "
+                           "private folder); the Gradescope packaging test covers the sandbox user")
+def test_sandbox_user_cannot_touch_the_graders_files(tmp_path):
+    probe = f"""
+import os
+print("UID", os.getuid())
+try:
+    open({str(REFERENCE)!r}, "a").close()
+    print("WROTE reference")
+except OSError as error:
+    print("WRITE", type(error).__name__)
+"""
+    sandbox = start(submission(tmp_path, prefix=probe), "none", user="nobody")
+    sandbox.stop()
+    text = sandbox.output()[0]
+    assert "UID 65534" in text and "WRITE PermissionError" in text

@@ -1,0 +1,109 @@
+# ---- hostile kit (tests/hostile/attacks/_kit.py) --------------------------------------------------
+# Helpers shared by the hostile entries; the meta-test pastes this kit, then one attack, into the
+# submission it builds, after filling in __RUN_TOKEN__, __REPORT_DIR__ and __ENTRY__.
+# Safety interlock: attacks that WRITE outside their own working directory only touch paths that
+# contain the throwaway marker, i.e. the temporary copy of the repository the meta-test controls.
+import json as _hostile_json
+import os as _hostile_os
+import sys as _hostile_sys
+import time as _hostile_time
+
+_HOSTILE_TOKEN = "__RUN_TOKEN__"
+_HOSTILE_REPORTS = "__REPORT_DIR__"
+_HOSTILE_ENTRY = "__ENTRY__"
+_THROWAWAY_MARK = "selab-throwaway-"
+_hostile_dump = _hostile_json.dump  # taken before any attack patches json
+
+
+def _hostile_note(kind, **data):
+    """Leave a note for the meta-test: 'leak' (read what it must not), 'pid', 'info'. Never raises."""
+    try:
+        name = f"{kind}-{_HOSTILE_ENTRY}-{_hostile_os.getpid()}-{_hostile_time.monotonic_ns()}.json"
+        with open(_hostile_os.path.join(_HOSTILE_REPORTS, name), "w") as handle:
+            _hostile_dump(dict(data, entry=_HOSTILE_ENTRY, pid=_hostile_os.getpid()), handle)
+    except Exception:
+        pass
+
+
+def _hostile_sleeper_argv(seconds=600):
+    """A process that sleeps with the run token in its command line (the meta-test looks for it)."""
+    return [_hostile_sys.executable, "-c", f"import time; time.sleep({seconds})", _HOSTILE_TOKEN]
+
+
+def _hostile_tag():
+    """Rename this process (/proc/PID/comm) after the run token: how the meta-test finds a forked
+    daemon that never exec'd, in any PID namespace."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(15, ctypes.c_char_p(_hostile_comm().encode()), 0, 0, 0)  # PR_SET_NAME
+    except Exception:
+        pass
+
+
+def _hostile_comm():
+    return ("slb" + _HOSTILE_TOKEN)[:15]
+
+
+def _hostile_marked(path):
+    return _THROWAWAY_MARK in str(path)
+
+
+def _hostile_read(path, limit=1 << 20):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except Exception:
+        return None
+
+
+def _hostile_paths():
+    """Every absolute path this process can learn about: its cwd and parents, home, /autograder,
+    sys.path and sys.executable, and the cwd, command line and environment of every process in /proc."""
+    found = set()
+
+    def add(text):
+        if isinstance(text, str) and text.startswith("/"):
+            found.add(text.rstrip("/") or "/")
+
+    cwd = _hostile_os.getcwd()
+    add(cwd)
+    add(_hostile_os.path.expanduser("~"))
+    add(_hostile_os.environ.get("HOME", ""))
+    add("/autograder")
+    add("/autograder/source")
+    add(_hostile_sys.executable)
+    for entry in _hostile_sys.path:
+        add(entry)
+    for pid in _hostile_os.listdir("/proc") if _hostile_os.path.isdir("/proc") else []:
+        if not pid.isdigit():
+            continue
+        try:
+            add(_hostile_os.readlink(f"/proc/{pid}/cwd"))
+        except Exception:
+            pass
+        for name, sep in (("cmdline", b"\0"), ("environ", b"\0")):
+            raw = _hostile_read(f"/proc/{pid}/{name}")
+            for part in (raw or b"").split(sep):
+                text = part.decode(errors="replace")
+                for piece in text.replace("=", " ").replace(":", " ").split():
+                    add(piece)
+    roots = set()
+    for path in found:
+        while True:
+            roots.add(path)
+            parent = _hostile_os.path.dirname(path)
+            if parent == path:
+                break
+            path = parent
+    return sorted(roots)
+
+
+def _hostile_find(relative):
+    """Paths P/relative that exist, for every P learned by _hostile_paths()."""
+    hits = []
+    for root in _hostile_paths():
+        candidate = _hostile_os.path.join(root, relative)
+        if _hostile_os.path.exists(candidate):
+            hits.append(candidate)
+    return hits

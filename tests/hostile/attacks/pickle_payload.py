@@ -1,0 +1,28 @@
+# The hollow base, whose forward methods and state_dict return objects that run code when
+# *unpickled* (a __reduce__ payload that leaves a canary note). The child side may pickle them;
+# only a grader that unpickles what the child sends would ever run the payload.
+import os
+
+import torch
+
+
+class _Payload:
+    def __reduce__(self):
+        code = f"open({os.path.join(_HOSTILE_REPORTS, 'canary-unpickled-' + _HOSTILE_ENTRY + '.json')!r}, 'w').write('{{}}')"
+        return (exec, (code,))
+
+
+class _PayloadTensor(torch.Tensor):
+    def __reduce_ex__(self, protocol):
+        return _Payload().__reduce__()
+
+
+def _payload_forward(original):
+    def forward(self, x):
+        return original(self, x).as_subclass(_PayloadTensor)
+    return forward
+
+
+for _cls in (CNN_Base, SEBlock, CNN_SE, CNN_SelfAttention):
+    _cls.forward = _payload_forward(_cls.forward)
+CNN_SelfAttention.state_dict = lambda self, *args, **kwargs: {"payload": _Payload()}

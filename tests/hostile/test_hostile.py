@@ -1,0 +1,395 @@
+"""Meta-test: hostile submissions earn nothing they did not earn and cannot break grading (issue 5).
+
+Each entry of manifest.toml is built at run time (kit + attack + base, optionally zipped), then
+graded with ``python -m grader grade`` from its OWN throwaway copy of the repository (so attacks
+on the grader's files only ever reach a copy), under shortened limits given through the grader's
+``--config`` override. After each call the test checks the entry's expected outcome and the
+common ones: exit 0 and a valid, small results.json nothing rewrites later; no process of the
+entry left (run token in a command line or process name, or an orphan re-parented to this test,
+which is a child subreaper while the campaign runs); no canary (code that must never run) and no
+leak note (a grader file read or written); the copy and the real repository unchanged (hashes).
+A table and the figures (entries, outcomes, worst-case time, peak memory, processes left) are
+printed for the CI log.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import gzip
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+import tomllib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.corpus.grading import (REPO, TOTAL_POINTS, GradeRun, environment_for_grader, failing_outputs, grade,
+                                  grader_missing, show)
+from tests.hostile.uploads import BUILDERS, UploadContext
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = tomllib.loads((HERE / "manifest.toml").read_text())
+ENTRIES = sorted(MANIFEST)
+KIT = (HERE / "attacks" / "_kit.py").read_text()
+BASES = {"reference": (REPO / "reference" / "models.py").read_text(), "hollow": (HERE / "bases" / "hollow.py").read_text(),
+         "none": ""}
+#: What each entry is graded from: the parts of the repository the grader needs (copied per entry).
+REPO_PARTS = ("grader", "reference", "assignment")
+#: The real repository's files whose hashes must not change during the campaign.
+GUARDED = ("grader", "reference", "assignment", "tests")
+#: Limits for the campaign, merged over grader/config.toml with --config (the grader's own override).
+HOSTILE_LIMITS = {"import_seconds": 20, "submission_seconds": 150}
+MAX_RESULTS_BYTES = 1 << 20
+FMNIST = Path("/usr/share/datasets/fashion-mnist")
+PR_SET_CHILD_SUBREAPER = 36
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def grader_limits() -> dict:
+    """The limits the campaign runs under: grader/config.toml's [limits], then HOSTILE_LIMITS."""
+    with open(REPO / "grader" / "config.toml", "rb") as handle:
+        return tomllib.load(handle)["limits"] | HOSTILE_LIMITS
+
+
+def tree_hashes(root: Path, parts: tuple[str, ...]) -> dict[str, str]:
+    hashes = {}
+    for part in parts:
+        for path in sorted((root / part).rglob("*")):
+            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts and ".hypothesis" not in path.parts:
+                hashes[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
+
+
+def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+
+
+def token_processes(token: str) -> dict[int, str]:
+    """Live (non-zombie) processes carrying ``token`` (an entry's, or the campaign's prefix of all of
+    them) in their command line or their process name (the kit names forked daemons "slb" + token)."""
+    comm = ("slb" + token)[:15]
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+            if stat[stat.rfind(b")") + 2:].split()[0] == b"Z":
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{entry}/comm") as handle:
+                name = handle.read().strip()
+        except OSError:
+            continue
+        if token in cmdline or name.startswith(comm):
+            found[int(entry)] = f"{name}: {cmdline[:120]}"
+    return found
+
+
+def kill_processes(pids) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def set_subreaper(on: bool) -> bool:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def orphans_of_this_test() -> dict[int, str]:
+    """Processes re-parented to this (subreaper) test process: escaped descendants of a grader."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if int(fields[1]) == os.getpid():
+            if fields[0] == b"Z":
+                try:
+                    os.waitpid(int(entry), os.WNOHANG)  # reap it: an orphan that died is not left behind
+                except ChildProcessError:
+                    pass
+                continue
+            found[int(entry)] = stat[:120].decode(errors="replace")
+    return found
+
+
+def fmnist_table() -> str:
+    """base64(zlib) of 3-byte background-mask hash + label for every Fashion-MNIST image (table_lookup)."""
+    import zlib
+
+    records = bytearray()
+    for images_name, labels_name in (("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                                     ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")):
+        images = np.frombuffer(gzip.decompress((FMNIST / images_name).read_bytes()), np.uint8, offset=16).reshape(-1, 784)
+        labels = np.frombuffer(gzip.decompress((FMNIST / labels_name).read_bytes()), np.uint8, offset=8)
+        masks = np.packbits(images == images.min(axis=1, keepdims=True), axis=1)
+        for mask, label in zip(masks, labels):
+            records += hashlib.blake2b(mask.tobytes(), digest_size=3).digest() + bytes([label])
+    return base64.b64encode(zlib.compress(bytes(records), 9)).decode()
+
+
+# ------------------------------------------------------------------------------------------ the campaign
+@dataclass
+class Outcome:
+    name: str
+    run: GradeRun | None = None
+    failures: list[str] = field(default_factory=list)
+    left: dict[int, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Campaign:
+    token: str  # prefix of every entry's run token
+    work: Path
+    reports: Path
+    override: Path
+    limits: dict
+    env: dict
+    table: str | None = None
+
+
+def submission_source(name: str, entry: dict, campaign: Campaign) -> str:
+    attack_name = entry.get("attack", name)
+    attack = "" if attack_name == "none" else (HERE / "attacks" / f"{attack_name}.py").read_text()
+    if "__FMNIST_TABLE__" in attack:
+        campaign.table = campaign.table or fmnist_table()
+        attack = attack.replace("__FMNIST_TABLE__", campaign.table)
+    kit = KIT.replace("__RUN_TOKEN__", entry_token(name, campaign)).replace("__REPORT_DIR__", str(campaign.reports)).replace("__ENTRY__", name)
+    base = BASES[entry.get("base", "none")]
+    hostile = f"{kit}\n\n# ---- attack: tests/hostile/attacks/{attack_name}.py\n{attack}"
+    if not attack:
+        return base
+    return f"{hostile}\n\n{base}" if entry.get("position", "after") == "before" else f"{base}\n\n{hostile}"
+
+
+def prepare(name: str, entry: dict, campaign: Campaign) -> tuple[Path, Path, list[Path]]:
+    """The repository the entry is graded from and its submission (models.py or a zip upload).
+
+    Usually a throwaway copy (attacks on the grader's files can only reach it). Entries that only
+    READ (``repo = "real"``) are graded from the real checkout instead: a throwaway copy would leave
+    the real checkout, which holds the interpreter's venv, visible beside it, a copy of the reference
+    that no real deployment has. The kit never writes outside marked (throwaway) paths, and the real
+    checkout's hashes are checked anyway.
+    """
+    folder = campaign.work / name
+    folder.mkdir(parents=True)
+    if entry.get("repo") == "real":
+        repo = REPO
+    else:
+        repo = folder / "repo"
+        for part in REPO_PARTS:
+            shutil.copytree(REPO / part, repo / part, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+    source = submission_source(name, entry, campaign)
+    escaped: list[Path] = []
+    if "zip" in entry:
+        submission = folder / "upload.zip"
+        context = UploadContext(name, campaign.reports, repo, BASES["hollow"], BASES["reference"])
+        escaped = BUILDERS[entry["zip"]](submission, source, context)
+    else:
+        submission = folder / "models.py"
+        submission.write_text(source)
+    return repo, submission, escaped
+
+
+def grade_entry(name: str, entry: dict, campaign: Campaign) -> Outcome:
+    outcome = Outcome(name)
+    repo, submission, escaped = prepare(name, entry, campaign)
+    copy = repo != REPO  # the real checkout is guarded once for the whole campaign
+    before = tree_hashes(repo, REPO_PARTS) if copy else {}
+    out = campaign.work / name / "out" / "results.json"
+    run = grade(submission, out, name=name, repo=repo, extra_args=("--config", str(campaign.override)), env=campaign.env,
+                measure_rss=True, new_session=True, timeout=float(campaign.limits["submission_seconds"]) + 240)
+    outcome.run = run
+    first_hash = hashlib.sha256(out.read_bytes()).hexdigest() if out.is_file() else None
+    deadline = time.monotonic() + 3  # SIGKILL is asynchronous: give the kernel a moment
+    while (left := token_processes(entry_token(name, campaign))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    outcome.left = left
+    kill_processes(left)
+    time.sleep(float(entry.get("recheck_s", 0)))
+    last_hash = hashlib.sha256(out.read_bytes()).hexdigest() if out.is_file() else None
+    after = tree_hashes(repo, REPO_PARTS) if copy else {}
+    failures = outcome.failures
+    # --- the common outcome
+    if run.returncode != 0:
+        failures.append(f"grader exit status {run.returncode} (expected 0: grading completed)\n{run.log_tail[-800:]}")
+    if run.results is None or run.problems:
+        failures.append(f"no valid results.json: {run.problems}")
+    elif out.stat().st_size > MAX_RESULTS_BYTES:
+        failures.append(f"results.json is {out.stat().st_size} bytes (cap {MAX_RESULTS_BYTES})")
+    if run.results is not None and "forged" in json.dumps(run.results):
+        failures.append("results.json holds the submission's forged results")
+    if first_hash != last_hash:
+        failures.append(f"results.json changed after the grader exited ({entry.get('recheck_s', 0)} s later)")
+    within = float(entry.get("within_s", float(campaign.limits["submission_seconds"]) + 60))
+    if run.wall_s > within:
+        failures.append(f"grading took {run.wall_s:.0f} s (bound {within:.0f} s)")
+    max_rss = float(entry.get("max_rss_mib", float(campaign.limits["memory_mib"]) + 512))
+    if run.max_rss_mib is not None and run.max_rss_mib > max_rss:
+        failures.append(f"peak resident memory {run.max_rss_mib:.0f} MiB (bound {max_rss:.0f} MiB)")
+    if left:
+        failures.append(f"{len(left)} process(es) left behind: {left}")
+    if changed := changed_files(before, after):
+        failures.append(f"the grader's files (throwaway copy) changed: {changed[:6]}")
+    for note in sorted(campaign.reports.glob(f"*-{name}*")):
+        if note.name.startswith(("canary-", "leak-")):
+            failures.append(f"{note.name}: {note.read_text()[:300]}")
+        elif note.name.startswith("huge-"):
+            cap = (float(campaign.limits["file_mib"]) + 4) * (1 << 20)
+            if note.stat().st_size > cap:
+                failures.append(f"{note.name} grew to {note.stat().st_size >> 20} MiB (file cap {campaign.limits['file_mib']} MiB)")
+            outcome.notes.append(f"{note.name}: {note.stat().st_size >> 20} MiB")
+            note.unlink()
+        elif note.name.startswith("info-"):
+            outcome.notes.append(note.read_text()[:200])
+    for path in escaped:
+        if path.exists():
+            failures.append(f"a zip entry escaped the upload folder: {path} exists")
+    return outcome
+
+
+def entry_token(name: str, campaign: Campaign) -> str:
+    """The run token of one entry: the campaign's prefix and the entry's index (fits a process name)."""
+    index = ENTRIES.index(name) if name in ENTRIES else 99
+    return f"{campaign.token}{index:02d}"
+
+
+def check_twins(outcomes: dict[str, Outcome], twins: dict[str, float]) -> None:
+    for name, outcome in outcomes.items():
+        entry, run = MANIFEST[name], outcome.run
+        if run is None or run.results is None or run.problems:
+            continue
+        per_class = run.class_scores()
+        bound = min([entry.get("max_score", TOTAL_POINTS)] + ([twins[entry["twin"]]] if "twin" in entry else []))
+        if run.score > bound + 1e-9:
+            outcome.failures.append(f"scored {run.score} > {bound} allowed ({'twin ' + entry['twin'] if 'twin' in entry else 'max_score'})")
+        if "score_in" in entry and not any(abs(run.score - twins[t]) < 1e-9 for t in entry["score_in"]):
+            outcome.failures.append(f"scored {run.score}, none of {[(t, twins[t]) for t in entry['score_in']]}")
+        for cls in entry.get("loses", []):
+            if per_class[cls][0] >= per_class[cls][1]:
+                outcome.failures.append(f"kept full marks in {cls} ({per_class[cls][0]}/{per_class[cls][1]})")
+        for cls in entry.get("keeps", []):
+            if per_class[cls][0] < per_class[cls][1]:
+                outcome.failures.append(f"lost points in {cls} ({per_class[cls][0]}/{per_class[cls][1]}):\n"
+                                        f"{failing_outputs(run.results, cls)}")
+
+
+def figures_table(outcomes: dict[str, Outcome], twins: dict[str, float], reaped: dict[int, str]) -> str:
+    lines = [f"{'entry':<24} {'score':>6} {'bound':>6} {'time_s':>7} {'rss_MiB':>8} {'left':>5}  outcome"]
+    for name, outcome in outcomes.items():
+        entry, run = MANIFEST[name], outcome.run
+        bound = min([entry.get("max_score", TOTAL_POINTS)] + ([twins[entry["twin"]]] if "twin" in entry else []))
+        score = f"{run.score:g}" if run and run.results else "ERR"
+        rss = f"{run.max_rss_mib:.0f}" if run and run.max_rss_mib else "?"
+        verdict = "ok" if not outcome.failures else "FAIL: " + outcome.failures[0].splitlines()[0][:90]
+        lines.append(f"{name:<24} {score:>6} {bound:>6g} {run.wall_s if run else 0:>7.1f} {rss:>8} {len(outcome.left):>5}  {verdict}")
+    runs = [o.run for o in outcomes.values() if o.run]
+    worst = max(runs, key=lambda r: r.wall_s)
+    peak = max(runs, key=lambda r: r.max_rss_mib or 0)
+    left = sum(len(o.left) for o in outcomes.values()) + len(reaped)
+    lines += ["", f"entries: {len(outcomes)}; outcomes as expected: {sum(not o.failures for o in outcomes.values())}/{len(outcomes)}; "
+              f"worst-case grading time: {worst.wall_s:.1f} s ({worst.name}); peak memory of one process: "
+              f"{peak.max_rss_mib or 0:.0f} MiB ({peak.name}); processes left behind: {left}; twins: {twins}"]
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def campaign_results(request):
+    missing = grader_missing()
+    if missing:
+        pytest.fail(missing)
+    token = "hx" + secrets.token_hex(3)
+    work = Path(tempfile.mkdtemp(prefix=f"selab-throwaway-{token}-"))
+    reports = work / "reports"
+    reports.mkdir()
+    os.chmod(work, 0o755)
+    os.chmod(reports, 0o1777)  # a sandbox user must be able to leave notes
+    limits = grader_limits()
+    override = work / "hostile-limits.toml"
+    override.write_text("[limits]\n" + "".join(f"{key} = {value}\n" for key, value in HOSTILE_LIMITS.items()))
+    campaign = Campaign(token, work, reports, override, limits, environment_for_grader())
+    real_before = tree_hashes(REPO, GUARDED)
+    subreaper = set_subreaper(True)
+    outcomes: dict[str, Outcome] = {}
+    try:
+        twin_runs = {}
+        for twin in ("hollow",):
+            twin_runs[twin] = grade_entry(f"twin-{twin}", {"base": twin, "attack": "none"}, campaign)
+        twins = {"reference": float(TOTAL_POINTS), **{t: o.run.score for t, o in twin_runs.items()}}
+        shared = [n for n in ENTRIES if not MANIFEST[n].get("exclusive")]
+        alone = [n for n in ENTRIES if MANIFEST[n].get("exclusive")]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for outcome in pool.map(lambda n: grade_entry(n, MANIFEST[n], campaign), shared):
+                outcomes[outcome.name] = outcome
+        for name in alone:
+            outcomes[name] = grade_entry(name, MANIFEST[name], campaign)
+        outcomes = dict(sorted(outcomes.items()))
+        check_twins(outcomes, twins)
+        reaped = orphans_of_this_test()
+        kill_processes(reaped)
+        show(request, "Hostile corpus (" + f"limits {HOSTILE_LIMITS}, twins graded alike):\n"
+             + figures_table(outcomes, twins, reaped))
+        for twin, outcome in twin_runs.items():
+            assert not outcome.failures, f"the clean twin {twin} itself misbehaved: {outcome.failures}"
+        yield outcomes, reaped, real_before, tree_hashes(REPO, GUARDED), twins
+    finally:
+        kill_processes(token_processes(token))
+        if subreaper:
+            set_subreaper(False)
+        orphans_of_this_test()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------ the tests
+def test_manifest_covers_the_corpus():
+    attacks = {p.stem for p in (HERE / "attacks").glob("*.py") if not p.stem.startswith("_")}
+    named = {MANIFEST[n].get("attack", n) for n in ENTRIES} - {"none"}
+    assert attacks == named, f"attack files without an entry or entries without a file: {attacks ^ named}"
+    assert len(ENTRIES) >= 20, "issue 5 asks for at least 20 hostile submissions"
+    for name in ENTRIES:
+        entry = MANIFEST[name]
+        assert entry.get("why"), f"{name}: say why in one line"
+        assert entry.get("base", "none") in BASES, f"{name}: unknown base"
+        assert entry.get("zip", "extras") in BUILDERS, f"{name}: unknown zip builder"
+        assert {"max_score", "twin", "score_in", "keeps"} & entry.keys(), f"{name}: no score expectation"
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_hostile_entry_outcome(campaign_results, name):
+    outcomes = campaign_results[0]
+    outcome = outcomes[name]
+    assert not outcome.failures, f"{name} ({MANIFEST[name]['why']}):\n- " + "\n- ".join(outcome.failures)
+
+
+def test_no_process_escaped_to_the_test_runner(campaign_results):
+    reaped = campaign_results[1]
+    assert not reaped, f"processes re-parented to the test runner (escaped every grader net): {reaped}"
+
+
+def test_real_repository_unchanged(campaign_results):
+    before, after = campaign_results[2], campaign_results[3]
+    assert not changed_files(before, after), f"real repository files changed: {changed_files(before, after)}"
