@@ -56,10 +56,14 @@ def check(class_name: str, key: str, title: str, training: bool = False) -> Call
     return mark
 
 
+def _inner(function):
+    """The function a Hypothesis ``@given`` wraps (or ``function`` itself)."""
+    return getattr(getattr(function, "hypothesis", None), "inner_test", None) or function
+
+
 def info_of(function) -> CheckInfo | None:
-    return getattr(function, "selab_check", None) or getattr(getattr(function, "hypothesis", None), "inner_test",
-                                                             None) and getattr(function.hypothesis.inner_test,
-                                                                               "selab_check", None)
+    """The :class:`CheckInfo` of a check function (None for anything else)."""
+    return getattr(function, "selab_check", None) or getattr(_inner(function), "selab_check", None)
 
 
 def collect_checks(modules: Iterable[str] = HIDDEN_MODULES) -> list[Callable]:
@@ -70,8 +74,8 @@ def collect_checks(modules: Iterable[str] = HIDDEN_MODULES) -> list[Callable]:
         for value in vars(module).values():
             info = info_of(value) if callable(value) else None
             if info is not None:
-                found.append((CLASS_ORDER.index(info.class_name), value.__code__.co_firstlineno
-                              if hasattr(value, "__code__") else 0, value))
+                line = getattr(getattr(_inner(value), "__code__", None), "co_firstlineno", 0)
+                found.append((CLASS_ORDER.index(info.class_name), line, value))
     return [function for *_, function in sorted(found, key=lambda item: item[:2])]
 
 
@@ -175,7 +179,7 @@ class CheckResult:
 
 def _flaky_inner(error: BaseException) -> BaseException | None:
     for inner in getattr(error, "exceptions", ()) or ():
-        if isinstance(inner, (CheckFailure, StudentCodeError)):
+        if isinstance(inner, (CheckFailure, StudentCodeError, SandboxFailure)):
             return inner
     return None
 
@@ -197,6 +201,10 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
     if isinstance(error, SandboxFailure):
         return False, error.message, False, error.reason
     name = type(error).__name__
+    if isinstance(error, BaseExceptionGroup) and name not in ("Flaky", "FlakyFailure"):
+        inner = _flaky_inner(error)  # several distinct failures: report the first verdict
+        if inner is not None:
+            return outcome(inner)
     if name in ("Flaky", "FlakyFailure"):
         inner = _flaky_inner(error)
         text = outcome(inner)[1] if inner is not None else "the check failed only some of the times it ran"
@@ -208,7 +216,7 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
 
 def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
     """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
-    config = config or load_config()
+    config = config or active_config()
     info = info_of(function)
     max_score = float(config.points_for(info.class_name, info.key))
     limits = config.limits
@@ -217,8 +225,7 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
     error = None
     take_notes()
     try:
-        with hypothesis_profile(config):
-            function(subject)
+        function(subject)
     except BaseException as raised:  # noqa: B902 - SandboxFailure is a BaseException on purpose
         if isinstance(raised, (KeyboardInterrupt, SystemExit)):
             raise
@@ -233,9 +240,9 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
 
 def run_checks(subject, config: Config | None = None, classes: Iterable[str] | None = None) -> list[CheckResult]:
     """Run every hidden check (optionally only those of ``classes``) against ``subject``, in order."""
-    config = config or load_config()
+    config = config or active_config()
     wanted = set(classes) if classes is not None else set(CLASS_ORDER)
-    configure(config)
+    configure(config)  # before the checks are imported: it fixes their Hypothesis settings
     return [run_check(function, subject, config) for function in collect_checks()
             if info_of(function).class_name in wanted]
 
@@ -257,29 +264,30 @@ def active_config() -> Config:
     return _active_config
 
 
-class hypothesis_profile:
-    """Context manager: derandomized, deadline-free, database-free Hypothesis settings from the config."""
+def hypothesis_settings(config: Config | None = None):
+    """Derandomized (the same examples on every run, so a regrade gives the same score), no deadline
+    (a slow machine never flakes), no example database, one reported failure: the shrunk one."""
+    from hypothesis import HealthCheck, Phase, Verbosity, settings
 
-    def __init__(self, config: Config):
-        self.config = config
-        self.previous = None
+    config = config or active_config()
+    return settings(derandomize=True, deadline=None, database=None, max_examples=config.max_examples,
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
+                    phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
 
-    def __enter__(self):
-        from hypothesis import HealthCheck, Phase, Verbosity, settings
 
-        self.previous = getattr(settings, "_current_profile", None) or "default"
-        settings.register_profile(
-            "selab-grader", derandomize=True, deadline=None, database=None, max_examples=self.config.max_examples,
-            suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
-            phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
-        settings.load_profile("selab-grader")
-        return self
+def given(**strategies) -> Callable:
+    """``hypothesis.given`` with :func:`hypothesis_settings` attached.
 
-    def __exit__(self, *exc):
-        from hypothesis import settings
+    Hypothesis fixes a test's settings when it is decorated, i.e. when grader/hidden is imported: the
+    active configuration at that moment (``configure``, done by the conftest and by ``run_checks``
+    before they import the checks) decides ``max_examples``.
+    """
+    import hypothesis
 
-        settings.load_profile(self.previous)
-        return False
+    def decorate(function):
+        return hypothesis_settings()(hypothesis.given(**strategies)(function))
+
+    return decorate
 
 
 def scaled(x: float) -> str:

@@ -46,8 +46,6 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--sandbox-user", default=None,
                        help="run the child as this user (needs root; overrides sandbox.user)")
     grade.add_argument("--isolation", choices=("auto", "none"), default=None, help="overrides sandbox.isolation")
-    grade.add_argument("--sequential-training", action="store_true",
-                       help="run the short trainings in the checks' child instead of a second one")
 
     grade_all = with_config(commands.add_parser("grade-all", help="grade every submission in a folder"))
     grade_all.add_argument("directory")
@@ -88,7 +86,7 @@ def _grade(args) -> int:
         from grader.runner import grade
 
         config = _config(args)
-        return grade(args.submission, args.out, config, parallel_training=not args.sequential_training)
+        return grade(args.submission, args.out, config)
     except BaseException as error:  # noqa: B902 - last line of defence: a valid results.json, always
         if isinstance(error, KeyboardInterrupt):
             raise

@@ -66,6 +66,7 @@ class Config:
     limits: Limits
     sandbox_user: str
     isolation: str
+    parallel_training: bool = True
     sources: tuple[str, ...] = ()
 
     def points_for(self, class_name: str, key: str) -> int:
@@ -160,6 +161,8 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
     sandbox = raw["sandbox"]
     if not isinstance(sandbox.get("user"), str):
         raise ConfigError("sandbox.user must be a string (\"\" for none)")
+    if not isinstance(sandbox.get("parallel_training"), bool):
+        raise ConfigError("sandbox.parallel_training must be true or false")
     return Config(
         points=points,
         training=training,
@@ -169,6 +172,7 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         limits=_typed(Limits, raw["limits"], "limits."),
         sandbox_user=sandbox["user"],
         isolation=_isolation(sandbox["isolation"]),
+        parallel_training=sandbox["parallel_training"],
         sources=tuple(sources),
     )
 

@@ -8,4 +8,3 @@ import pytest
 
 SUBJECT_KEY = pytest.StashKey[object]()
 CONFIG_KEY = pytest.StashKey[object]()
-PROFILE_KEY = pytest.StashKey[object]()

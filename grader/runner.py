@@ -87,20 +87,21 @@ def run_suite(subject, config: Config) -> list:
     return collector.results
 
 
-def _prefetch_training(subject, config: Config) -> None:
-    """Start the three short trainings in a second child (the training checks pick the results up)."""
+def _prefetch_training(subject, config: Config, sandbox) -> None:
+    """Start the three short trainings in the second child (the training checks pick the results up)."""
     from grader.hidden._common import TRAINING_KWARGS
     from grader.subset import load_subset
 
     try:
         data = load_subset(config.training.train_images, config.training.test_images)
     except Exception:  # noqa: BLE001 - the training checks report the problem themselves
+        sandbox.stop()
         return
     jobs = [(name, TRAINING_KWARGS[name], config.training.seed) for name in TRAINED_CLASSES]
-    subject.prefetch_training(jobs, data.train_images, data.train_labels, config.training.budget())
+    subject.prefetch_training(jobs, data.train_images, data.train_labels, config.training.budget(), sandbox)
 
 
-def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, parallel_training: bool = True) -> int:
+def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> int:
     """Grade ``upload`` and write results.json to ``out``; return the process exit status."""
     from grader.sandbox.process import Sandbox, SandboxSettings
 
@@ -115,16 +116,20 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, par
             problem = (f"Nothing was graded: {error}. Upload your models.py (on its own, in a folder or in a zip).")
         if submission is not None:
             notes = [f"Graded file: {submission.origin}"] + submission.notes
-            first = Sandbox(submission.models_py, SandboxSettings.from_config(config))
-            first.start()  # before torch is imported here: the two imports overlap
+            settings = SandboxSettings.from_config(config)
+            first = Sandbox(submission.models_py, settings)
+            first.start()  # before torch is imported here: the imports overlap
+            trainer = Sandbox(submission.models_py, settings) if config.parallel_training else None
+            if trainer is not None:
+                trainer.start()
             import torch
 
             from grader.subject import RemoteSubject
 
             torch.set_num_threads(1)  # the cores belong to the children
             subject = RemoteSubject(submission.models_py, config, sandbox=first)
-            if parallel_training:
-                _prefetch_training(subject, config)
+            if trainer is not None:
+                _prefetch_training(subject, config, trainer)
             results = run_suite(subject, config)
     except Exception as error:  # noqa: BLE001 - still write a valid results.json
         internal = True

@@ -154,6 +154,8 @@ class RemoteSubject:
         self.events: list[str] = []  # limits hit, in plain words, for the summary
         self._jobs: dict[tuple, _TrainingJob] = {}
         self._trainer: threading.Thread | None = None
+        self._trainer_sandbox: Sandbox | None = None
+        self._closing = False
         self._lock = threading.Lock()
 
     # -------------------------------------------------------------------------- life cycle
@@ -163,8 +165,13 @@ class RemoteSubject:
             self._new_sandbox()
 
     def close(self) -> None:
+        """Stop everything: the checks' child and, if still running (only after a grader error), the trainer."""
+        self._closing = True
         if self._trainer is not None:
-            self._trainer.join(timeout=max(0.0, self.clock.deadline()[0] - time.monotonic()) + 5)
+            trainer_sandbox = self._trainer_sandbox
+            if self._trainer.is_alive() and trainer_sandbox is not None:
+                trainer_sandbox.kill()  # its pending request fails at once; the thread then stops it
+            self._trainer.join(timeout=30)
         self._retire()
 
     def start_check(self, seconds: float | None) -> None:
@@ -211,12 +218,17 @@ class RemoteSubject:
         started = time.monotonic()
         submission_deadline = clock.submission_deadline if clock.submission_deadline is not None else math.inf
         if started + import_limit <= submission_deadline:
-            deadline, limit = started + import_limit, f"the time limit for starting ({import_limit:g} s)"
+            deadline = started + import_limit
+            timeout = SandboxFailure("import", f"starting Python and importing your models.py took longer than the "
+                                               f"time limit for starting ({import_limit:g} s); does models.py run "
+                                               "code at import time (a loop, a sleep, input())?")
         else:
-            deadline, limit = submission_deadline, (f"the time limit for grading a whole submission "
-                                                    f"({clock.submission_seconds:g} s)")
+            deadline = submission_deadline
+            timeout = SandboxFailure("budget", f"not run: the time limit for grading a whole submission "
+                                               f"({clock.submission_seconds:g} s) ran out while the process running "
+                                               "your code was being (re)started")
         try:
-            sandbox.wait_ready(deadline, limit)
+            sandbox.wait_ready(deadline, timeout)
         except SandboxFailure as failure:
             if failure.reason == "import" and deadline < submission_deadline:
                 with self._lock:
@@ -233,7 +245,7 @@ class RemoteSubject:
         except SandboxFailure as failure:
             self._retire()
             if failure.reason == "timeout":
-                self.events.append(f"{during} hit {limit}")
+                self.events.append(f"{_capital(during)} hit {limit}")
                 raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
                                                 "the grader stopped it") from None
             self.events.append(failure.message)
@@ -287,28 +299,30 @@ class RemoteSubject:
     def _job_key(class_name, kwargs, seed):
         return class_name, tuple(sorted(kwargs.items())), int(seed)
 
-    def prefetch_training(self, jobs: list[tuple[str, dict, int]], images, labels, budget: dict) -> None:
-        """Run these short trainings now, in a second sandbox, while the other checks run.
-
-        ``short_train`` later returns (or raises) the prefetched result of the same job.
+    def prefetch_training(self, jobs: list[tuple[str, dict, int]], images, labels, budget: dict,
+                          sandbox: Sandbox | None = None) -> None:
+        """Run these short trainings now, in a second sandbox (``sandbox`` if already started), while the
+        other checks run. ``short_train`` later returns (or raises) the prefetched result of the same job.
         """
         for class_name, kwargs, seed in jobs:
             self._jobs[self._job_key(class_name, kwargs, seed)] = _TrainingJob((class_name, kwargs, seed), budget)
-        self._trainer = threading.Thread(target=self._run_trainer, args=(images, labels), daemon=True)
+        self._trainer_sandbox = sandbox
+        self._trainer = threading.Thread(target=self._run_trainer, args=(images, labels, sandbox), daemon=True)
         self._trainer.start()
 
-    def _run_trainer(self, images, labels) -> None:
-        sandbox = None
+    def _run_trainer(self, images, labels, sandbox: Sandbox | None) -> None:
         try:
             for job in self._jobs.values():
                 clock = _Clock(None)
                 clock.submission_deadline = self.clock.submission_deadline
                 clock.submission_seconds = self.clock.submission_seconds
                 try:
+                    if self._closing:
+                        raise RuntimeError("grading was stopped")
                     if self.import_failure is not None:
                         raise SandboxFailure(self.import_failure.reason, self.import_failure.message)
                     if sandbox is None:
-                        sandbox = Sandbox(self.models_py, self.settings)
+                        sandbox = self._trainer_sandbox = Sandbox(self.models_py, self.settings)
                         sandbox.start()
                     self._wait_ready(sandbox, clock)
                     clock.start_check(self.config.limits.training_seconds)
@@ -344,7 +358,7 @@ class RemoteSubject:
             sandbox.stop()
             if failure.reason == "timeout":
                 with self._lock:
-                    self.events.append(f"{during} hit {limit}")
+                    self.events.append(f"{_capital(during)} hit {limit}")
                 raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
                                                 "the grader stopped it") from None
             raise

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import configure, hypothesis_profile, info_of
+from grader.checks import configure, info_of
 from grader.config import CLASS_ORDER, load_config
-from grader.pytest_keys import CONFIG_KEY, PROFILE_KEY, SUBJECT_KEY
+from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
 
 
@@ -30,16 +30,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     grader_config = config.stash.get(CONFIG_KEY, None) or load_config(config.getoption("--grader-config"))
     config.stash[CONFIG_KEY] = grader_config
-    configure(grader_config)
-    profile = hypothesis_profile(grader_config)
-    profile.__enter__()
-    config.stash[PROFILE_KEY] = profile
-
-
-def pytest_unconfigure(config):
-    profile = config.stash.get(PROFILE_KEY, None)
-    if profile is not None:
-        profile.__exit__(None, None, None)
+    configure(grader_config)  # before collection imports the checks: it fixes their Hypothesis settings
 
 
 def pytest_collection_modifyitems(session, config, items):

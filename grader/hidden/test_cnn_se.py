@@ -1,8 +1,7 @@
 """Hidden checks of CNN_SE, the CNN with an SE block after each layer (points in grader/config.toml, [points.CNN_SE])."""
 
-from hypothesis import given
 
-from grader.checks import check
+from grader.checks import check, given
 from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
                                    check_shapes, check_training, cnn_cases)
 

@@ -1,10 +1,9 @@
 """Hidden checks of SEBlock (points in grader/config.toml, [points.SEBlock])."""
 
 import torch
-from hypothesis import given
 from hypothesis import strategies as st
 
-from grader.checks import active_config, check, fail
+from grader.checks import active_config, check, fail, given
 from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
                                    check_shapes, mode_text, se_cases)
 

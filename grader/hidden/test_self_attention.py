@@ -1,9 +1,8 @@
 """Hidden checks of CNN_SelfAttention (points in grader/config.toml, [points.CNN_SelfAttention])."""
 
 import torch
-from hypothesis import given
 
-from grader.checks import active_config, check, fail
+from grader.checks import active_config, check, fail, given
 from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
                                    check_shapes, check_training, cnn_cases)
 from grader.checks import reference_model

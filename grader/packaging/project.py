@@ -21,13 +21,14 @@ RUNTIME_TREES = ("grader", "reference", "assignment")
 NEVER_PACKAGED = ("assignment/models.py", "assignment/lab.ipynb")
 
 
-def runtime_files(leave_out: tuple[str, ...] = (), root: Path = REPO_ROOT) -> dict[str, Path]:
+def runtime_files(leave_out: tuple[str, ...] = ()) -> dict[str, Path]:
     """Repository-relative path -> file for everything grading runs on, minus folders in ``leave_out``.
 
     The bundled Fashion-MNIST subset is built first when it is missing (it is gitignored).
     """
     from grader.subset import ensure_subset  # the grader core owns the subset
 
+    root = REPO_ROOT
     subset = ensure_subset().resolve().relative_to(root.resolve()).as_posix()
     data_folder = subset.rsplit("/", 1)[0] + "/"
     files = {}

@@ -255,16 +255,18 @@ class Sandbox:
         self.drain = _OutputDrain(output_read, settings.output_kib << 10)
         self.drain.start()
 
-    def wait_ready(self, deadline: float, limit_text: str = "the time limit for starting") -> None:
-        """Wait for the child to import models.py; raise SandboxFailure("import", ...) when it cannot."""
+    def wait_ready(self, deadline: float, timeout: SandboxFailure | None = None) -> None:
+        """Wait for the child to import models.py; raise SandboxFailure("import", ...) when it cannot
+        (``timeout`` is what to raise when ``deadline`` passes first)."""
         if self.ready:
             return
         try:
             _, body = protocol.read_frame(self._fd_from_child, self._limits(), deadline)
         except protocol.ChannelTimeout:
             self.stop()
-            raise SandboxFailure("import", f"starting Python and importing your models.py took longer than {limit_text}; "
-                                           "does models.py run code at import time (a loop, a sleep, input())?") from None
+            raise timeout or SandboxFailure("import", "starting Python and importing your models.py took too long; "
+                                                      "does models.py run code at import time (a loop, a sleep, "
+                                                      "input())?") from None
         except protocol.ChannelClosed:
             message = self._death_message("while your models.py was being imported")
             code = self._exit_code
@@ -339,6 +341,14 @@ class Sandbox:
         if self.drain is None:
             return "", 0
         return self.drain.kept.decode("utf-8", "replace"), self.drain.dropped
+
+    def kill(self) -> None:
+        """SIGKILL the child and everything it started, from any thread (the owner then calls stop())."""
+        process = self.process
+        if process is not None:
+            with _live_lock:
+                protected = set(_live_roots) - {process.pid}
+            reaper.kill_tree(process.pid, process.pid, self._marker, protected)
 
     def stop(self) -> None:
         """Kill the child and everything it started; remove its folder. Idempotent."""

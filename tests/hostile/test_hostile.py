@@ -23,6 +23,8 @@ import os
 import secrets
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 import tomllib
@@ -47,8 +49,15 @@ BASES = {"reference": (REPO / "reference" / "models.py").read_text(), "hollow": 
 REPO_PARTS = ("grader", "reference", "assignment")
 #: The real repository's files whose hashes must not change during the campaign.
 GUARDED = ("grader", "reference", "assignment", "tests")
-#: Limits for the campaign, merged over grader/config.toml with --config (the grader's own override).
-HOSTILE_LIMITS = {"import_seconds": 20, "submission_seconds": 150}
+#: The campaign's configuration, merged over grader/config.toml with --config (the grader's own override
+#: mechanism). Shorter time limits, so hangs cost less; and a smaller short-training budget with
+#: thresholds lowered to match (the reference reaches 0.58-0.73 on it over seeds 0-2): this campaign
+#: tests robustness, not calibration, and every verdict is compared with twins graded the same way.
+HOSTILE_CONFIG = {
+    "limits": {"check_seconds": 5, "import_seconds": 20, "submission_seconds": 180},
+    "training": {"train_images": 1024, "test_images": 1000,
+                 "threshold": {"CNN_Base": 0.45, "CNN_SE": 0.45, "CNN_SelfAttention": 0.45}},
+}
 MAX_RESULTS_BYTES = 1 << 20
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 PR_SET_CHILD_SUBREAPER = 36
@@ -56,16 +65,30 @@ PR_SET_CHILD_SUBREAPER = 36
 
 # ------------------------------------------------------------------------------------------ helpers
 def grader_limits() -> dict:
-    """The limits the campaign runs under: grader/config.toml's [limits], then HOSTILE_LIMITS."""
+    """The limits the campaign runs under: grader/config.toml's [limits], then the campaign's."""
     with open(REPO / "grader" / "config.toml", "rb") as handle:
-        return tomllib.load(handle)["limits"] | HOSTILE_LIMITS
+        return tomllib.load(handle)["limits"] | HOSTILE_CONFIG["limits"]
+
+
+def toml_text(table: dict, prefix: str = "") -> str:
+    """A (small, flat-valued) nested dict as TOML: enough for the campaign's override file."""
+    lines = [f"{key} = {json.dumps(value)}" for key, value in table.items() if not isinstance(value, dict)]
+    text = (f"[{prefix}]\n" if prefix and lines else "") + "".join(line + "\n" for line in lines)
+    for key, value in table.items():
+        if isinstance(value, dict):
+            text += toml_text(value, f"{prefix}.{key}" if prefix else key)
+    return text
 
 
 def tree_hashes(root: Path, parts: tuple[str, ...]) -> dict[str, str]:
+    """sha256 of every file under ``root/part``, except caches and the grader's data subset (built on demand)."""
     hashes = {}
     for part in parts:
         for path in sorted((root / part).rglob("*")):
-            if path.is_file() and not path.is_symlink() and "__pycache__" not in path.parts and ".hypothesis" not in path.parts:
+            relative = path.relative_to(root)
+            if relative.parts[:2] == ("grader", "data") or {"__pycache__", ".hypothesis"} & set(relative.parts):
+                continue
+            if path.is_file() and not path.is_symlink():
                 hashes[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return hashes
 
@@ -241,8 +264,13 @@ def grade_entry(name: str, entry: dict, campaign: Campaign) -> Outcome:
         failures.append(f"no valid results.json: {run.problems}")
     elif out.stat().st_size > MAX_RESULTS_BYTES:
         failures.append(f"results.json is {out.stat().st_size} bytes (cap {MAX_RESULTS_BYTES})")
-    if run.results is not None and "forged" in json.dumps(run.results):
+    text = json.dumps(run.results) if run.results is not None else ""
+    if "forged" in text:
         failures.append("results.json holds the submission's forged results")
+    for marker in ("SELAB-CANARY", "SELAB-LEAK"):  # printed by the child: code that must not run ran there
+        if marker in text:
+            at = text.index(marker)
+            failures.append(f"the child printed {text[at:at + 160]!r}")
     if first_hash != last_hash:
         failures.append(f"results.json changed after the grader exited ({entry.get('recheck_s', 0)} s later)")
     within = float(entry.get("within_s", float(campaign.limits["submission_seconds"]) + 60))
@@ -330,13 +358,16 @@ def campaign_results(request):
     os.chmod(reports, 0o1777)  # a sandbox user must be able to leave notes
     limits = grader_limits()
     override = work / "hostile-limits.toml"
-    override.write_text("[limits]\n" + "".join(f"{key} = {value}\n" for key, value in HOSTILE_LIMITS.items()))
+    override.write_text(toml_text(HOSTILE_CONFIG))
     campaign = Campaign(token, work, reports, override, limits, environment_for_grader())
     real_before = tree_hashes(REPO, GUARDED)
+    started = time.monotonic()
     subreaper = set_subreaper(True)
     outcomes: dict[str, Outcome] = {}
     try:
         twin_runs = {}
+        build_subset = subprocess.run([sys.executable, "-m", "grader", "build-subset"], cwd=REPO, capture_output=True)
+        assert build_subset.returncode == 0, f"cannot build the grader's data subset: {build_subset.stderr[-500:]}"
         for twin in ("hollow",):
             twin_runs[twin] = grade_entry(f"twin-{twin}", {"base": twin, "attack": "none"}, campaign)
         twins = {"reference": float(TOTAL_POINTS), **{t: o.run.score for t, o in twin_runs.items()}}
@@ -351,7 +382,8 @@ def campaign_results(request):
         check_twins(outcomes, twins)
         reaped = orphans_of_this_test()
         kill_processes(reaped)
-        show(request, "Hostile corpus (" + f"limits {HOSTILE_LIMITS}, twins graded alike):\n"
+        show(request, f"Hostile corpus (config override {HOSTILE_CONFIG}; twins graded alike), "
+                      f"{time.monotonic() - started:.0f} s in all:\n"
              + figures_table(outcomes, twins, reaped))
         for twin, outcome in twin_runs.items():
             assert not outcome.failures, f"the clean twin {twin} itself misbehaved: {outcome.failures}"

@@ -28,8 +28,11 @@ class UploadContext:
 
 
 def canary_code(context: UploadContext, what: str) -> str:
+    """Code that, if it ever runs, prints a canary line (seen in results.json when it runs in the child)
+    and leaves a canary note (seen in the report folder when it runs in the grader)."""
     note = context.reports / f"canary-{what}-{context.entry}.json"
-    return f"open({str(note)!r}, 'w').write('{{}}')\n"
+    return (f"print('SELAB-CANARY {what} {context.entry}', flush=True)\n"
+            f"try:\n    open({str(note)!r}, 'w').write('{{}}')\nexcept OSError:\n    pass\n")
 
 
 def _symlink(archive: zipfile.ZipFile, name: str, target: str) -> None:
@@ -46,7 +49,8 @@ def extras(path: Path, models: str, context: UploadContext) -> list[Path]:
         archive.writestr("conftest.py", canary_code(context, "conftest"))
         archive.writestr("sitecustomize.py", canary_code(context, "sitecustomize"))
         archive.writestr("usercustomize.py", canary_code(context, "usercustomize"))
-        archive.writestr("evil.pth", "import os; " + canary_code(context, "pth").strip() + "\n")
+        note = context.reports / f"canary-pth-{context.entry}.json"
+        archive.writestr("evil.pth", f"import os; print('SELAB-CANARY pth'); open({str(note)!r}, 'w').write('x')\n")
         archive.writestr("pytest.ini", "[pytest]\naddopts = -p evil_plugin\n")
         archive.writestr("evil_plugin.py", canary_code(context, "pytest-plugin"))
         archive.writestr("setup.cfg", "[tool:pytest]\naddopts = -p evil_plugin\n")

@@ -97,3 +97,98 @@ def class_scores(results: dict) -> dict[str, float]:
         class_name = test["name"].split(": ", 1)[0]
         scores[class_name] = scores.get(class_name, 0.0) + float(test["score"])
     return scores
+
+
+# --- a simulated Gradescope root ----------------------------------------------------------------
+
+#: Any download attempt at grading time goes to a closed port and fails.
+OFFLINE_ENV = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "PIP_NO_INDEX": "1"}
+
+
+def gradescope_like_python(folder: Path) -> Path:
+    """A venv on an interpreter every user may run, seeing this venv's packages.
+
+    Gradescope's interpreter is readable by every user; this machine's venv interpreter lives under
+    /root (mode 700), which no unprivileged user can enter. So: a venv made from the system's Python
+    of the same version, whose site-packages is (a symlink to) this venv's.
+    """
+    import shutil
+    import sysconfig
+
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = shutil.which(f"python{version}", path="/usr/bin:/usr/local/bin:/bin")
+    if base is None:
+        raise RuntimeError(f"no system python{version} outside /root to build a Gradescope-like interpreter from")
+    subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True)
+    site_packages = folder / "lib" / f"python{version}" / "site-packages"
+    shutil.rmtree(site_packages)
+    site_packages.symlink_to(sysconfig.get_paths()["purelib"], target_is_directory=True)
+    return folder / "bin" / "python"
+
+
+class GradescopeRoot:
+    """An autograder zip installed the way Gradescope installs it, in a throwaway root (needs root).
+
+    ``with GradescopeRoot(zip_path) as gs:`` unpacks the zip into ``$ROOT/source``, runs setup.sh with
+    ``SELAB_SKIP_INSTALL=1`` (its result in ``gs.setup``), and copies run_autograder to ``$ROOT``;
+    ``gs.grade({"models.py": text})`` fills ``$ROOT/submission``, runs ``$ROOT/run_autograder`` with
+    ``GRADESCOPE_ROOT=$ROOT`` and returns (its CompletedProcess, results.json as a dict or None).
+    ``$ROOT/control.txt`` is readable by every user (for probes that must tell "denied" from "absent").
+    """
+
+    def __init__(self, autograder_zip: Path):
+        self.autograder_zip = Path(autograder_zip)
+
+    def __enter__(self) -> "GradescopeRoot":
+        import shutil
+        import tempfile
+        import zipfile
+
+        if os.geteuid() != 0:
+            raise PermissionError("a simulated Gradescope root needs root (sandbox user, privilege drop)")
+        self.scratch = Path(tempfile.mkdtemp(prefix="selab-gradescope-"))
+        try:
+            self.scratch.chmod(0o755)  # like /autograder: the sandbox user may traverse it
+            python = gradescope_like_python(self.scratch / "venv")
+            self.root = self.scratch / "autograder"
+            for sub in ("source", "submission", "results"):
+                (self.root / sub).mkdir(parents=True)
+            self.root.chmod(0o755)
+            with zipfile.ZipFile(self.autograder_zip) as archive:
+                archive.extractall(self.root / "source")
+            (self.root / "control.txt").write_text("readable by everyone\n")
+            (self.root / "control.txt").chmod(0o644)
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("SELAB_", "PYTHON"))}
+            self.env = {**env, **QUIET_ENV, "GRADESCOPE_ROOT": str(self.root), "SELAB_PYTHON": str(python)}
+            self.setup = subprocess.run(["bash", str(self.root / "source/setup.sh")],
+                                        env={**self.env, "SELAB_SKIP_INSTALL": "1"},
+                                        capture_output=True, text=True, timeout=300)
+            shutil.copy(self.root / "source/run_autograder", self.root / "run_autograder")  # as Gradescope does
+            (self.root / "run_autograder").chmod(0o755)
+        except BaseException:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def grade(self, files: dict[str, str | bytes], timeout: float = 400) -> tuple[subprocess.CompletedProcess, dict | None]:
+        import json
+        import shutil
+
+        if self.setup.returncode != 0:
+            raise RuntimeError(f"setup.sh failed:\n{self.setup.stdout}\n{self.setup.stderr}")
+        shutil.rmtree(self.root / "submission")
+        (self.root / "submission").mkdir()
+        for name, content in files.items():
+            path = self.root / "submission" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content if isinstance(content, bytes) else content.encode())
+        results = self.root / "results" / "results.json"
+        results.unlink(missing_ok=True)
+        run = subprocess.run([str(self.root / "run_autograder")], env={**self.env, **OFFLINE_ENV},
+                             capture_output=True, text=True, timeout=timeout)
+        return run, json.loads(results.read_text()) if results.is_file() else None

@@ -6,35 +6,27 @@ once per submission with ``GRADESCOPE_ROOT=$ROOT``; results.json is validated wi
 schema check. The student's code runs as the unprivileged user setup.sh creates, so this needs
 root (CI runs as root; elsewhere the sandbox tests are skipped, saying why).
 
-Gradescope's interpreter is readable by every user; this machine's venv interpreter lives under
-/root (mode 700), which no unprivileged user can enter. The fixture therefore builds a throwaway
-venv from the system's Python of the same version whose site-packages is this venv's, so the
-sandbox user can run Python and torch exactly as on Gradescope, and nothing else changes.
+The simulated root itself (and why it runs on a throwaway venv of the system's Python) is
+``helpers.GradescopeRoot``, reusable by other suites (e.g. the hostile corpus).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
-import sys
-import sysconfig
-import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.packaging.helpers import QUIET_ENV, class_scores, submissions
+from tests.packaging.helpers import GradescopeRoot, class_scores, submissions
 from grader.config import CLASS_ORDER, load_config
 from grader.packaging.gradescope import build_autograder
 from grader.results import validate
 
 SANDBOX_USER = "selab-sandbox"  # setup.sh's default, deliberately not passed to the scripts
-#: Any download attempt at grading time goes to a closed port and fails.
-OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "PIP_NO_INDEX": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -57,70 +49,28 @@ def test_zip_root_holds_the_scripts_the_grader_and_the_data(autograder_zip, tmp_
     assert build_autograder(tmp_path / "again.zip").read_bytes() == autograder_zip.read_bytes(), "not reproducible"
 
 
-def _gradescope_like_python(folder: Path) -> Path:
-    """A venv on an interpreter every user may run, seeing this venv's packages (see the module docstring)."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    base = shutil.which(f"python{version}", path="/usr/bin:/usr/local/bin:/bin")
-    if base is None:
-        pytest.fail(f"no system python{version} outside /root to build a Gradescope-like interpreter from")
-    subprocess.run([base, "-m", "venv", "--without-pip", str(folder)], check=True)
-    site_packages = folder / "lib" / f"python{version}" / "site-packages"
-    shutil.rmtree(site_packages)
-    site_packages.symlink_to(sysconfig.get_paths()["purelib"], target_is_directory=True)
-    return folder / "bin" / "python"
-
-
 @pytest.fixture(scope="module")
 def gradescope(autograder_zip):
-    """(root, environment for the scripts, setup.sh's run) of a simulated Gradescope root, after setup.sh."""
+    """A simulated Gradescope root after setup.sh (see helpers.GradescopeRoot)."""
     if os.geteuid() != 0:
         pytest.skip("needs root: setup.sh creates the sandbox user and the grader drops to it")
-    scratch = Path(tempfile.mkdtemp(prefix="selab-gradescope-"))
-    try:
-        scratch.chmod(0o755)  # like /autograder: the sandbox user may traverse it
-        python = _gradescope_like_python(scratch / "venv")
-        root = scratch / "autograder"
-        for sub in ("source", "submission", "results"):
-            (root / sub).mkdir(parents=True)
-        root.chmod(0o755)
-        with zipfile.ZipFile(autograder_zip) as archive:
-            archive.extractall(root / "source")
-        (root / "control.txt").write_text("readable by everyone\n")
-        (root / "control.txt").chmod(0o644)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SELAB_", "PYTHON"))}
-        env |= {**QUIET_ENV, "GRADESCOPE_ROOT": str(root), "SELAB_PYTHON": str(python)}
-        setup = subprocess.run(["bash", str(root / "source/setup.sh")], env={**env, "SELAB_SKIP_INSTALL": "1"},
-                               capture_output=True, text=True, timeout=300)
-        shutil.copy(root / "source/run_autograder", root / "run_autograder")  # what Gradescope does
-        (root / "run_autograder").chmod(0o755)
-        yield root, env, setup
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with GradescopeRoot(autograder_zip) as simulated:
+        yield simulated
 
 
 def test_setup_sh_creates_the_user_and_locks_the_source(gradescope):
-    root, _, setup = gradescope
+    setup = gradescope.setup
     assert setup.returncode == 0, f"setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
     assert "installing nothing" in setup.stdout
     subprocess.run(["id", "-u", SANDBOX_USER], check=True, capture_output=True)
-    readable = [str(p) for p in (root / "source").rglob("*") if p.stat().st_mode & 0o077]
+    readable = [str(p) for p in (gradescope.root / "source").rglob("*") if p.stat().st_mode & 0o077]
     assert not readable, f"files of the grader still open to group/others: {readable[:5]}"
 
 
-def _grade(gradescope, files: dict[str, str]) -> dict:
-    root, env, setup = gradescope
-    assert setup.returncode == 0, f"setup.sh failed:\n{setup.stdout}\n{setup.stderr}"
-    shutil.rmtree(root / "submission")
-    (root / "submission").mkdir()
-    for name, text in files.items():
-        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / "submission" / name).write_text(text)
-    results = root / "results" / "results.json"
-    results.unlink(missing_ok=True)
-    run = subprocess.run([str(root / "run_autograder")], env={**env, **OFFLINE}, capture_output=True, text=True,
-                         timeout=400)
+def _grade(gradescope: GradescopeRoot, files: dict[str, str]) -> dict:
+    run, doc = gradescope.grade(files)
     assert run.returncode == 0, f"run_autograder exit {run.returncode}:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
-    doc = json.loads(results.read_text())
+    assert doc is not None, "run_autograder wrote no results.json"
     validate(doc)  # the grader's own schema check
     assert all(test["name"].split(": ", 1)[0] in CLASS_ORDER for test in doc["tests"])
     assert doc["score"] == pytest.approx(sum(test["score"] for test in doc["tests"]))
@@ -183,8 +133,7 @@ def test_reference_scores_100_and_cannot_read_the_graders_files(gradescope):
     (One grading for both facts: the attack fails the import, hence every check, the moment a
     read succeeds or the probe itself is broken, and then says which in the output.)
     """
-    root = gradescope[0]
-    doc = _grade(gradescope, {"models.py": submissions()["reference"] + READER.format(root=str(root))})
+    doc = _grade(gradescope, {"models.py": submissions()["reference"] + READER.format(root=str(gradescope.root))})
     text = json.dumps(doc)
     assert "LEAK" not in text, f"the sandbox user read the grader's files:\n{doc['output']}"
     assert "CONTROL-UNREADABLE" not in text and "PROBE-BROKEN" not in text, doc["output"]

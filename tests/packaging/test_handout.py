@@ -7,6 +7,7 @@ would: plain ``pytest`` from its root, with the repository out of reach (see con
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import re
 import shutil
@@ -92,9 +93,9 @@ def _blocks(tree: ast.AST) -> list[list[str]]:
 TRIVIAL = {_statements(ast.parse("super().__init__()").body)[0]}
 
 
-def reference_functions() -> dict[str, list[str]]:
-    """Qualified name -> normalised body of every function and method of reference/models.py."""
-    tree = ast.parse((ROOT / "reference/models.py").read_text())
+def functions_of(path: Path) -> dict[str, list[str]]:
+    """Qualified name -> normalised body of every function and method defined at the top of ``path``."""
+    tree = ast.parse(path.read_text())
     found = {}
     for node in tree.body:
         members = [(f"{node.name}.", n) for n in node.body] if isinstance(node, ast.ClassDef) else [("", node)]
@@ -104,6 +105,17 @@ def reference_functions() -> dict[str, list[str]]:
                 if body:
                     found[prefix + member.name] = body
     return found
+
+
+def reference_functions() -> dict[str, list[str]]:
+    return functions_of(ROOT / "reference/models.py")
+
+
+def hidden_functions() -> dict[str, list[str]]:
+    """Every function of the hidden suites (test modules, their helpers and conftest)."""
+    files = sorted((ROOT / "grader/hidden").glob("*.py"))
+    assert [f for f in files if f.name.startswith("test_")], "grader/hidden/ holds no test files"
+    return {f"{path.name}:{name}": body for path in files for name, body in functions_of(path).items()}
 
 
 def shipped_blocks(folder: Path) -> dict[str, list[list[str]]]:
@@ -133,14 +145,18 @@ def _contains(block: list[str], needle: list[str]) -> bool:
     return any(block[i:i + len(needle)] == needle for i in range(len(block) - len(needle) + 1))
 
 
-def reference_code_in(folder: Path) -> list[str]:
-    """"file: Reference.method" for every reference function body found verbatim (normalised) in ``folder``."""
+def code_in(folder: Path, functions: dict[str, list[str]]) -> list[str]:
+    """"file: name" for every function body of ``functions`` found verbatim (normalised) in ``folder``."""
     hits = []
     for file, blocks in shipped_blocks(folder).items():
-        for qualname, body in reference_functions().items():
+        for qualname, body in functions.items():
             if any(_contains(block, body) for block in blocks):
                 hits.append(f"{file}: {qualname}")
     return hits
+
+
+def reference_code_in(folder: Path) -> list[str]:
+    return code_in(folder, reference_functions())
 
 
 def test_the_reference_detector_finds_planted_reference_code(tmp_path):
@@ -166,27 +182,34 @@ def test_no_reference_package_or_reference_code_in_the_handout(built):
 
 # --- no grader, no hidden tests -----------------------------------------------------------------
 
-def hidden_suite_fingerprints() -> tuple[set[str], set[str]]:
-    """(test function names, custom pytest markers) of the hidden suites in grader/hidden/."""
-    files = sorted((ROOT / "grader/hidden").rglob("*.py"))
-    assert files, "grader/hidden/ holds no test files: nothing to check the handout against"
-    names, markers = set(), set()
-    for path in files:
-        text = path.read_text()
-        names |= {n.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name.startswith("test")}
-        markers |= set(re.findall(r"pytest\.mark\.(\w+)", text)) - STANDARD_MARKERS
-    return names, markers
+def hidden_markers() -> set[str]:
+    """Custom pytest markers of the hidden suites (pytest's own excluded)."""
+    text = "".join(p.read_text() for p in sorted((ROOT / "grader/hidden").rglob("*.py")))
+    return set(re.findall(r"pytest\.mark\.(\w+)", text)) - STANDARD_MARKERS
+
+
+def test_the_hidden_suite_detector_finds_planted_hidden_tests(tmp_path):
+    hidden = sorted((ROOT / "grader/hidden").glob("test_*.py"))
+    (tmp_path / "tests/public").mkdir(parents=True)
+    shutil.copy(hidden[0], tmp_path / "tests/public/test_mine.py")
+    hits = code_in(tmp_path, hidden_functions())
+    assert {f"tests/public/test_mine.py: {hidden[0].name}:{name}" for name in functions_of(hidden[0])} <= set(hits)
 
 
 def test_no_grader_package_and_no_hidden_test_in_the_handout(built):
     _, handout = built
     assert not (handout / "grader").exists()
-    names, markers = hidden_suite_fingerprints()
-    texts = {str(p.relative_to(handout)): p.read_text() for p in handout.rglob("*") if p.is_file()}
-    shipped_tests = {n.name for text in (t for f, t in texts.items() if f.endswith(".py"))
-                     for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)}
-    assert not names & shipped_tests, f"hidden test names in the handout: {sorted(names & shipped_tests)}"
-    for file, text in texts.items():
+    assert code_in(handout, hidden_functions()) == [], "hidden test code in the handout"
+    # Every grader file but the packaging templates, which are the handout's own sources.
+    grader_files = [p for p in (ROOT / "grader").rglob("*") if p.is_file() and p.stat().st_size
+                    and "__pycache__" not in p.parts and "packaging" not in p.relative_to(ROOT / "grader").parts]
+    grader_digests = {hashlib.sha256(p.read_bytes()).hexdigest() for p in grader_files}
+    markers = hidden_markers()
+    for path in (p for p in handout.rglob("*") if p.is_file()):
+        file = str(path.relative_to(handout))
+        copied = hashlib.sha256(path.read_bytes()).hexdigest() in grader_digests
+        assert not copied, f"{file} is a copy of a grader file"
+        text = path.read_text()
         assert not re.search(r"grader[./]hidden|import grader|from grader", text), f"{file} refers to the grader"
         used = set(re.findall(r"mark\.(\w+)", text)) & markers
         assert not used, f"{file} uses the hidden suites' markers {used}"

@@ -16,7 +16,15 @@ _hostile_dump = _hostile_json.dump  # taken before any attack patches json
 
 
 def _hostile_note(kind, **data):
-    """Leave a note for the meta-test: 'leak' (read what it must not), 'pid', 'info'. Never raises."""
+    """Leave a note for the meta-test: 'leak' (read or wrote what it must not), 'pid', 'info'. Never raises.
+
+    A note is a file in the report folder; a sandbox that hides /tmp makes that impossible, so a
+    leak is also printed (the grader shows the child's output in results.json, where the test looks)."""
+    if kind == "leak":
+        try:
+            print(f"SELAB-LEAK {_HOSTILE_ENTRY} {data}", flush=True)
+        except Exception:
+            pass
     try:
         name = f"{kind}-{_HOSTILE_ENTRY}-{_hostile_os.getpid()}-{_hostile_time.monotonic_ns()}.json"
         with open(_hostile_os.path.join(_HOSTILE_REPORTS, name), "w") as handle:

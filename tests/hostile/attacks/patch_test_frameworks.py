@@ -50,6 +50,7 @@ try:
     with open(os.path.join(os.getcwd(), "conftest.py"), "w") as _handle:
         _handle.write(
             "import json, os\n"
+            f"print('SELAB-CANARY cwd-conftest {_HOSTILE_ENTRY}', flush=True)\n"
             f"open(os.path.join({_HOSTILE_REPORTS!r}, 'canary-conftest-{_HOSTILE_ENTRY}.json'), 'w').write('{{}}')\n"
         )
 except OSError:

@@ -8,7 +8,7 @@ import torch
 
 class _Payload:
     def __reduce__(self):
-        code = f"open({os.path.join(_HOSTILE_REPORTS, 'canary-unpickled-' + _HOSTILE_ENTRY + '.json')!r}, 'w').write('{{}}')"
+        code = f"print('SELAB-CANARY unpickled {_HOSTILE_ENTRY}'); open({os.path.join(_HOSTILE_REPORTS, 'canary-unpickled-' + _HOSTILE_ENTRY + '.json')!r}, 'w').write('{{}}')"
         return (exec, (code,))
 
 

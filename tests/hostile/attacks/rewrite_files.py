@@ -8,6 +8,7 @@ import os
 _own_source = _hostile_read(os.path.join(os.getcwd(), "models.py")) or b""
 _CONFTEST = (
     "import os, pytest\n"
+    f"print('SELAB-CANARY hidden-conftest {_HOSTILE_ENTRY}', flush=True)\n"
     f"open(os.path.join({_HOSTILE_REPORTS!r}, 'canary-hidden-conftest-{_HOSTILE_ENTRY}.json'), 'w').write('{{}}')\n"
     "@pytest.hookimpl(hookwrapper=True)\n"
     "def pytest_runtest_makereport(item, call):\n"
@@ -17,6 +18,7 @@ _CONFTEST = (
     "    report.longrepr = None\n"
 )
 _CANARY_LINE = (
+    f"\nprint('SELAB-CANARY grader-code {_HOSTILE_ENTRY}', flush=True)"
     f"\nopen({os.path.join(_HOSTILE_REPORTS, 'canary-grader-code-' + _HOSTILE_ENTRY + '.json')!r}, 'w').write('{{}}')\n"
 )
 
