@@ -80,7 +80,8 @@ def calibrate(config: Config, seeds: int, margin: float | None, out: str | None,
                for name, values in accuracy.items()}
     thresholds = {name: suggested_threshold(values, margin) for name, values in accuracy.items()}
     report = {
-        "command": f"python -m grader calibrate --seeds {seeds}" + (f" --margin {margin}" if margin != DEFAULT_MARGIN else ""),
+        "command": f"python -m grader calibrate --seeds {seeds}"
+                   + (f" --margin {margin}" if margin != DEFAULT_MARGIN else ""),
         "rule": "threshold = floor_to_0.01(min over seeds - max(margin, 4 * std))",
         "margin": margin,
         "budget": {"train_images": training.train_images, "test_images": training.test_images,

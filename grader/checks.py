@@ -17,7 +17,6 @@ in the grader's process, against ``reference.models``: the subject only ever ret
 from __future__ import annotations
 
 import importlib
-import math
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -288,7 +287,3 @@ def given(**strategies) -> Callable:
         return hypothesis_settings()(hypothesis.given(**strategies)(function))
 
     return decorate
-
-
-def scaled(x: float) -> str:
-    return f"{x:.3g}" if math.isfinite(x) else str(x)

@@ -61,7 +61,8 @@ def _grade_one(entry: Path, name: str, out: Path, extra: list[str]) -> Graded:
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.json"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PROJECT_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    paths = [str(PROJECT_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     started = time.monotonic()
     with open(folder / "grader.log", "wb") as log:
         code = subprocess.run([sys.executable, "-m", "grader", "grade", str(entry), "--out", str(results), *extra],

@@ -26,7 +26,7 @@ def _class_line(class_name: str, results: list[CheckResult]) -> str:
     failed = [r.name.split(": ", 1)[1] for r in mine if not r.passed]
     line = f"  {class_name:<18} {score:g}/{total:g}"
     if failed:
-        line += f"   failed: {'; '.join(failed)}"
+        line += "   failed: every check" if len(failed) == len(mine) else f"   failed: {'; '.join(failed)}"
     return line
 
 
@@ -42,7 +42,8 @@ def summary(results: list[CheckResult], notes: list[str], printed: str, dropped:
     if events:
         unique = list(dict.fromkeys(events))
         lines += ["", "Limits hit while grading (those checks scored 0, the others were graded normally):"]
-        lines += [f"  - {event}" for event in unique[:8]] + ([f"  - ... {len(unique) - 8} more"] if len(unique) > 8 else [])
+        lines += [f"  - {event}" for event in unique[:8]]
+        lines += [f"  - ... {len(unique) - 8} more"] if len(unique) > 8 else []
     if printed or dropped:
         shown = printed[:PRINTED_SHOWN]
         hidden = len(printed) - len(shown)
@@ -60,14 +61,14 @@ def document(results: list[CheckResult], execution_time: float, output: str) -> 
 
 
 def not_graded(checks: list, config: Config, reason: str) -> list[CheckResult]:
-    """Zero for every check, each saying why nothing was graded."""
+    """Zero for every check, each saying (``reason``) why nothing was graded."""
     from grader.checks import info_of
 
     results = []
     for function in checks:
         info = info_of(function)
-        results.append(CheckResult(info.class_name, info.key, info.name, float(config.points_for(info.class_name, info.key)),
-                                   0.0, False, f"not graded: {reason}"))
+        points = float(config.points_for(info.class_name, info.key))
+        results.append(CheckResult(info.class_name, info.key, info.name, points, 0.0, False, reason))
     return results
 
 

@@ -108,7 +108,7 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> 
     started = time.monotonic()
     problem, internal, results, notes = None, False, None, []
     printed, dropped, events = "", 0, []
-    submission = subject = None
+    submission = subject = first = trainer = None
     try:
         try:
             submission = prepare_submission(upload, config.limits.models_py_kib << 10)
@@ -130,11 +130,16 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> 
             subject = RemoteSubject(submission.models_py, config, sandbox=first)
             if trainer is not None:
                 _prefetch_training(subject, config, trainer)
+                trainer = None  # the subject owns it now
+            first = None
             results = run_suite(subject, config)
     except Exception as error:  # noqa: BLE001 - still write a valid results.json
         internal = True
         problem = f"Internal grader error ({type(error).__name__}: {error}); please tell your instructor."
     finally:
+        for sandbox in (first, trainer):  # started, but never handed over (an error came first)
+            if sandbox is not None:
+                sandbox.stop()
         if subject is not None:
             subject.close()
             printed, dropped = subject.captured_output()
@@ -146,24 +151,22 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> 
 
 def _finish(out, config: Config, started: float, results, problem, internal, notes, printed, dropped, events) -> int:
     from grader import results as results_json
-    from grader.checks import collect_checks
+    from grader.checks import collect_checks, info_of
 
     checks = collect_checks()
-    from grader.checks import info_of
-
     rank = {info_of(c).name: i for i, c in enumerate(checks)}
-    if results is not None:
-        results = sorted(results, key=lambda r: rank.get(r.name, len(rank)))  # report in the lab's order
     if results is None:
-        results = results_json.not_graded(checks, config, problem or "internal grader error")
+        results = results_json.not_graded(checks, config, problem or "Not graded: internal grader error.")
     else:
+        results = sorted(results, key=lambda r: rank.get(r.name, len(rank)))  # report in the lab's order
         expected = set(rank)
         got = {r.name for r in results}
         if expected != got:
             internal = True
             problem = (problem or "") + f"Internal grader error: checks not reported: {sorted(expected - got)}"
             names = {r.name for r in results}
-            results = results + [r for r in results_json.not_graded(checks, config, "internal grader error")
+            results = results + [r for r in results_json.not_graded(checks, config,
+                                                                     "Not graded: internal grader error.")
                                  if r.name not in names]
         if any(r.internal_error for r in results):
             internal = True

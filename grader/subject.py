@@ -271,7 +271,8 @@ class RemoteSubject:
 
     def parameters(self, ref: ModelRef) -> list[ParamInfo]:
         self._check_ref(ref)
-        return _param_infos(self._request("parameters", {"handle": ref.handle}, f"calling {ref.label}.named_parameters()"))
+        return _param_infos(self._request("parameters", {"handle": ref.handle},
+                                          f"calling {ref.label}.named_parameters()"))
 
     def state_dict(self, ref: ModelRef) -> dict[str, torch.Tensor]:
         self._check_ref(ref)
@@ -280,13 +281,14 @@ class RemoteSubject:
 
     def load_state_dict(self, ref: ModelRef, state: dict[str, torch.Tensor]) -> None:
         self._check_ref(ref)
-        self._request("load_state_dict", {"handle": ref.handle, "state": dict(state)}, f"calling {ref.label}.load_state_dict()")
+        self._request("load_state_dict", {"handle": ref.handle, "state": dict(state)},
+                      f"calling {ref.label}.load_state_dict()")
 
     def forward(self, ref: ModelRef, x: torch.Tensor, train: bool = False, grad: bool = False) -> torch.Tensor:
         self._check_ref(ref)
         during = f"running {ref.label} on a {shape_text(x.shape)} input ({'train' if train else 'eval'} mode)"
-        return _tensor(self._request("forward", {"handle": ref.handle, "x": x, "train": bool(train), "grad": bool(grad)},
-                                     during), "the output")
+        args = {"handle": ref.handle, "x": x, "train": bool(train), "grad": bool(grad)}
+        return _tensor(self._request("forward", args, during), "the output")
 
     def gradients(self, ref: ModelRef, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
         self._check_ref(ref)
@@ -351,8 +353,12 @@ class RemoteSubject:
         if deadline <= time.monotonic():
             raise SandboxFailure("budget", f"not run: {limit} was used up")
         try:
+            if "train" not in sandbox.stored:  # one transfer of the data per child
+                sandbox.request("store", {"key": "train", "images": images, "labels": labels}, deadline,
+                                "receiving the training data")
+                sandbox.stored.add("train")
             state = sandbox.request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
-                                                    "images": images, "labels": labels, **job.budget},
+                                                    "images": "train", "labels": None, **job.budget},
                                     deadline, during)
         except SandboxFailure as failure:
             sandbox.stop()
@@ -451,8 +457,8 @@ class LocalSubject:
     def short_train(self, class_name: str, kwargs: dict, seed: int, images: torch.Tensor, labels: torch.Tensor,
                     budget: dict) -> dict[str, torch.Tensor]:
         label = describe_model(class_name, kwargs)
-        return self._call(f"running the short training of {label}", "short_train", class_name=class_name, kwargs=dict(kwargs),
-                          seed=int(seed), images=images, labels=labels, **budget)
+        return self._call(f"running the short training of {label}", "short_train", class_name=class_name,
+                          kwargs=dict(kwargs), seed=int(seed), images=images, labels=labels, **budget)
 
     def captured_output(self) -> tuple[str, int]:
         return "", 0

@@ -13,9 +13,8 @@ import torch
 from hypothesis import strategies as st
 
 from assignment import spec
-from grader.checks import (active_config, assert_close, fail, note, random_input, reference_forward, reference_gradients,
-                           reference_model)
-from grader.sandbox.process import StudentCodeError
+from grader.checks import (active_config, assert_close, fail, note, random_input, reference_forward,
+                           reference_gradients, reference_model)
 from grader.subject import describe_model, shape_text
 
 #: (train, grad) combinations every equivalence check runs.
@@ -230,7 +229,9 @@ def check_training(subject, class_name: str) -> None:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, batch: int = 1000) -> float:
-    model.eval()
+    """Top-1 accuracy in eval mode (channels_last: oneDNN runs these convolutions about twice as fast)."""
+    model.eval().to(memory_format=torch.channels_last)
+    images = images.contiguous(memory_format=torch.channels_last)
     correct = sum(int((model(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
                   for i in range(0, len(labels), batch))
     return correct / len(labels)
@@ -246,4 +247,4 @@ def reference_range(class_name: str) -> str:
 
 __all__ = ["Case", "MODES", "TRAINING_KWARGS", "cnn_cases", "se_cases", "check_shapes", "check_layout",
            "check_reference_weights", "check_own_weights", "check_gradients", "check_training",
-           "load_reference_weights", "mode_text", "StudentCodeError"]
+           "load_reference_weights", "mode_text"]

@@ -34,12 +34,15 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Checks class by class in the lab's order, each file in definition order; short trainings last,
-    so that the trainings prefetched in a second child (grader/runner.py) overlap the other checks."""
+    """Run order (results are reported in the lab's order whatever this is): the layout checks first
+    (they run no forward pass, so even a submission that hangs everywhere earns them before the
+    submission's time runs out), then class by class, short trainings last so that the trainings
+    prefetched in a second child (grader/runner.py) overlap the other checks."""
     def order(item):
         info = info_of(getattr(item, "function", None))
-        return (bool(info and info.training), CLASS_ORDER.index(info.class_name) if info else len(CLASS_ORDER),
-                item.reportinfo()[1] or 0)
+        if info is None:
+            return (True, True, len(CLASS_ORDER), 0)
+        return (info.training, info.key != "layout", CLASS_ORDER.index(info.class_name), item.reportinfo()[1] or 0)
 
     items.sort(key=order)
 

@@ -1,4 +1,4 @@
-"""Hidden checks of CNN_SE, the CNN with an SE block after each layer (points in grader/config.toml, [points.CNN_SE])."""
+"""Hidden checks of CNN_SE, CNN_Base with an SE block after each layer (points: config.toml, [points.CNN_SE])."""
 
 
 from grader.checks import check, given

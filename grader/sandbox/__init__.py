@@ -5,5 +5,6 @@
 - ``child``: the child's main loop (copied into the child's folder; never imported by the grader);
 - ``jail``: the namespace jail used when the grader runs as root;
 - ``process``: the parent's ``Sandbox`` (start, deadlines, capped output, kill everything);
-- ``reaper``: finding and killing every process a submission started.
+- ``reaper``: finding and killing every process a submission started;
+- ``cgroup``: a pids cgroup per child where the machine offers one (caps fork bombs).
 """

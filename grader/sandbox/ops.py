@@ -58,7 +58,8 @@ def describe(error: BaseException, models_path: str) -> StudentError:
     frames = student_frames(error.__traceback__, models_path)
     where = ("\n" + "\n".join(frames)) if frames else ""
     if isinstance(error, NotImplementedError):
-        text = text if text.startswith("not implemented yet") else f"not implemented yet: {text or 'NotImplementedError'}"
+        if not text.startswith("not implemented yet"):
+            text = f"not implemented yet: {text or 'NotImplementedError'}"
         return StudentError("not_implemented", _trim(text) + where)
     if isinstance(error, MemoryError) or "can't allocate memory" in text or "not enough memory" in text:
         return StudentError("memory", _trim(f"{type(error).__name__}: {text}") + where)
@@ -117,6 +118,7 @@ class Operations:
         self.models_path = models_path
         self.models: OrderedDict[int, torch.nn.Module] = OrderedDict()
         self.next_handle = 1
+        self.stored: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     # -- helpers --------------------------------------------------------------------------------
     def _class(self, class_name: str):
@@ -210,10 +212,23 @@ class Operations:
         named = self._call("named_parameters()", lambda: list(model.named_parameters()))
         return {str(name): None if p.grad is None else _plain(p.grad, f"gradient of {name}") for name, p in named}
 
+    def store(self, key: str, images, labels) -> None:
+        """Keep training data under ``key``, so several trainings need only one transfer of it."""
+        self.stored[str(key)] = (_input(images).contiguous(memory_format=torch.channels_last),
+                                 torch.as_tensor(labels).long())
+
     def short_train(self, class_name: str, kwargs: dict, seed: int, images, labels, epochs: int, batch_size: int,
                     learning_rate: float, weight_decay: float) -> dict[str, torch.Tensor]:
-        """Train a fresh ``class_name(**kwargs)`` (seeded) with AdamW + one-cycle; return its state_dict."""
-        images, labels = _input(images), torch.as_tensor(labels).long()
+        """Train a fresh ``class_name(**kwargs)`` (seeded) with AdamW + one-cycle; return its state_dict.
+
+        ``images`` and ``labels`` are the data, or ``images`` is the key of data kept by :meth:`store`.
+        """
+        if isinstance(images, str):
+            if images not in self.stored:
+                raise ValueError(f"no stored training data {images!r}")
+            images, labels = self.stored[images]
+        else:
+            images, labels = _input(images), torch.as_tensor(labels).long()
         handle = self.build(class_name, kwargs, seed)
         model = self._model(handle)
         try:
@@ -256,4 +271,4 @@ class Operations:
 
 
 OPERATIONS = ("build", "release", "state_dict", "parameters", "load_state_dict", "forward", "gradients",
-              "short_train")
+              "store", "short_train")

@@ -12,8 +12,10 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
-- :meth:`Sandbox.stop` SIGKILLs the process group, every descendant (the grader is a subreaper)
-  and any process carrying the marker, then removes the folder.
+- where a pids cgroup is available (grader/sandbox/cgroup.py) the child and everything it starts
+  live in a group capped at ``limits.processes`` tasks;
+- :meth:`Sandbox.stop` SIGKILLs the cgroup's members, the process group, every descendant (the
+  grader is a subreaper) and any process carrying the marker, then removes the folder.
 
 Failures are reported as :class:`SandboxFailure` (a BaseException, so that Hypothesis stops at once
 instead of shrinking through restarts) with a message in plain words for the student.
@@ -38,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.sandbox import protocol, reaper
+from grader.sandbox.cgroup import PidsCgroup
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent.parent
@@ -188,6 +191,8 @@ class Sandbox:
         self._next_id = 1
         self._marker = b""
         self._exit_code: int | None = None
+        self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
+        self.cgroup: PidsCgroup | None = None
 
     # ---------------------------------------------------------------------------------- start
     def start(self) -> None:
@@ -234,8 +239,13 @@ class Sandbox:
             env["HOME"] = env["TMPDIR"] = "/tmp/selab"
             unshare = shutil.which("unshare")
             command = [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc",
-                       "--kill-child", "--", settings.python, "-I", "-S", "-B", "-u", str(self.folder / "selab_jail.py"),
-                       json.dumps(jail_settings)]
+                       "--kill-child", "--", settings.python, "-I", "-S", "-B", "-u",
+                       str(self.folder / "selab_jail.py"), json.dumps(jail_settings)]
+        self.cgroup = PidsCgroup.create(f"selab-{token}", settings.processes)
+        if self.cgroup is not None:
+            if popen_extra:  # the sandbox user must be able to put itself in its group
+                os.chown(self.cgroup.path / "cgroup.procs", popen_extra["user"], popen_extra["group"])
+            command = self.cgroup.wrap(command)
         try:
             self.process = subprocess.Popen(
                 command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
@@ -244,7 +254,9 @@ class Sandbox:
         except OSError as error:
             for fd in (request_read, request_write, reply_read, reply_write, output_read, output_write):
                 os.close(fd)
-            raise SandboxFailure("start", f"the grader could not start the sandbox: {error}") from None
+            if self.cgroup is not None:
+                self.cgroup.remove()
+            raise RuntimeError(f"the grader could not start the sandbox: {error}") from None
         for fd in (request_read, reply_write, output_write):
             os.close(fd)
         self._fd_to_child, self._fd_from_child = request_write, reply_read
@@ -276,7 +288,8 @@ class Sandbox:
             raise SandboxFailure("import", message) from None
         except protocol.ProtocolError as error:
             self.stop()
-            raise SandboxFailure("protocol", f"the sandbox sent malformed data while importing models.py ({error})") from None
+            raise SandboxFailure("protocol", f"the sandbox sent malformed data while importing models.py "
+                                             f"({error})") from None
         if not isinstance(body, dict) or not isinstance(body.get("ready"), bool):
             self.stop()
             raise SandboxFailure("protocol", "the sandbox sent malformed data while importing models.py")
@@ -345,6 +358,8 @@ class Sandbox:
     def kill(self) -> None:
         """SIGKILL the child and everything it started, from any thread (the owner then calls stop())."""
         process = self.process
+        if self.cgroup is not None:
+            self.cgroup.kill_all(1.0)
         if process is not None:
             with _live_lock:
                 protected = set(_live_roots) - {process.pid}
@@ -358,11 +373,16 @@ class Sandbox:
             with _live_lock:
                 _live_roots.discard(process.pid)
                 protected = set(_live_roots)
+            if self.cgroup is not None:
+                self.cgroup.kill_all()  # exact membership, fork bombs included
             reaper.kill_tree(process.pid, process.pid, self._marker, protected)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         for fd in (self._fd_to_child, self._fd_from_child):
             if fd >= 0:
                 try:

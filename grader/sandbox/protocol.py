@@ -147,7 +147,8 @@ def attach_arrays(body, arrays: list[np.ndarray]):
         if isinstance(value, dict):
             if set(value) == {_ARRAY_KEY}:
                 index = value[_ARRAY_KEY]
-                if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(arrays) or index in used:
+                valid = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(arrays)
+                if not valid or index in used:
                     raise ProtocolError(f"bad array reference {index!r}")
                 used.add(index)
                 return arrays[index]

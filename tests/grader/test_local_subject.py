@@ -27,7 +27,8 @@ def test_reference_passes_and_stubs_fail_in_process():
 
 def test_a_wrong_seblock_gets_a_readable_minimal_counterexample(tmp_path):
     source = (ROOT / "reference" / "models.py").read_text().replace(
-        "gates = self.fc(squeezed).view(b, c, 1, 1)", "gates = self.fc(squeezed).mean(0, keepdim=True).view(1, c, 1, 1)")
+        "gates = self.fc(squeezed).view(b, c, 1, 1)",
+        "gates = self.fc(squeezed).mean(0, keepdim=True).view(1, c, 1, 1)")  # gates mixed across the batch
     module_path = tmp_path / "models.py"
     module_path.write_text(source)
     results = {r.key: r for r in run_checks(LocalSubject(load(module_path, "batch_mixed")), classes=["SEBlock"])}

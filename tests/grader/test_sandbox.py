@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from grader.sandbox import reaper
+from grader.sandbox.cgroup import PIDS_ROOT, PidsCgroup
 from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError, namespaces_available
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
@@ -152,3 +153,29 @@ except OSError as error:
     sandbox.stop()
     text = sandbox.output()[0]
     assert "UID 65534" in text and "WRITE PermissionError" in text
+
+
+@pytest.mark.skipif(PidsCgroup.create("selab-probe", 8) is None and not (PIDS_ROOT / "selab-probe").exists(),
+                    reason="no writable pids cgroup on this machine (the other nets still apply)")
+def test_a_fork_bomb_is_capped_by_the_pids_cgroup(tmp_path):
+    (PIDS_ROOT / "selab-probe").rmdir()
+    bomb = """
+import os, time
+children = 0
+for _ in range(500):
+    try:
+        if os.fork() == 0:
+            time.sleep(300)
+            os._exit(0)
+        children += 1
+    except OSError:
+        break
+print("FORKED", children, flush=True)
+"""
+    sandbox = start(submission(tmp_path, prefix=bomb), "auto" if "auto" in MODES else "none", processes=64)
+    group = sandbox.cgroup.path
+    assert 0 < len(sandbox.cgroup.members()) <= 64
+    sandbox.stop()
+    forked = int(sandbox.output()[0].split("FORKED")[1].split()[0])
+    assert forked < 64, "pids.max should stop the fork loop"
+    assert not group.exists()

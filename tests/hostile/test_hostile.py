@@ -54,11 +54,13 @@ GUARDED = ("grader", "reference", "assignment", "tests")
 #: thresholds lowered to match (the reference reaches 0.58-0.73 on it over seeds 0-2): this campaign
 #: tests robustness, not calibration, and every verdict is compared with twins graded the same way.
 HOSTILE_CONFIG = {
-    "limits": {"check_seconds": 5, "import_seconds": 20, "submission_seconds": 180},
+    "limits": {"check_seconds": 5, "training_seconds": 30, "import_seconds": 20, "submission_seconds": 180},
     "training": {"train_images": 1024, "test_images": 1000,
                  "threshold": {"CNN_Base": 0.45, "CNN_SE": 0.45, "CNN_SelfAttention": 0.45}},
 }
 MAX_RESULTS_BYTES = 1 << 20
+#: Gradings at once. Three on two cores: most slow entries spend their time waiting for a deadline.
+HOSTILE_JOBS = 3
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -195,13 +197,13 @@ class Campaign:
     table: str | None = None
 
 
-def submission_source(name: str, entry: dict, campaign: Campaign) -> str:
+def submission_source(name: str, entry: dict, campaign: Campaign, scope: str = "all") -> str:
     attack_name = entry.get("attack", name)
     attack = "" if attack_name == "none" else (HERE / "attacks" / f"{attack_name}.py").read_text()
     if "__FMNIST_TABLE__" in attack:
         campaign.table = campaign.table or fmnist_table()
         attack = attack.replace("__FMNIST_TABLE__", campaign.table)
-    kit = KIT.replace("__RUN_TOKEN__", entry_token(name, campaign)).replace("__REPORT_DIR__", str(campaign.reports)).replace("__ENTRY__", name)
+    kit = KIT.replace("__RUN_TOKEN__", entry_token(name, campaign)).replace("__REPORT_DIR__", str(campaign.reports)).replace("__ENTRY__", name).replace("__SCOPE__", scope)
     base = BASES[entry.get("base", "none")]
     hostile = f"{kit}\n\n# ---- attack: tests/hostile/attacks/{attack_name}.py\n{attack}"
     if not attack:
@@ -365,19 +367,20 @@ def campaign_results(request):
     subreaper = set_subreaper(True)
     outcomes: dict[str, Outcome] = {}
     try:
-        twin_runs = {}
         build_subset = subprocess.run([sys.executable, "-m", "grader", "build-subset"], cwd=REPO, capture_output=True)
         assert build_subset.returncode == 0, f"cannot build the grader's data subset: {build_subset.stderr[-500:]}"
-        for twin in ("hollow",):
-            twin_runs[twin] = grade_entry(f"twin-{twin}", {"base": twin, "attack": "none"}, campaign)
-        twins = {"reference": float(TOTAL_POINTS), **{t: o.run.score for t, o in twin_runs.items()}}
-        shared = [n for n in ENTRIES if not MANIFEST[n].get("exclusive")]
-        alone = [n for n in ENTRIES if MANIFEST[n].get("exclusive")]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            for outcome in pool.map(lambda n: grade_entry(n, MANIFEST[n], campaign), shared):
+        # The clean twin (the hollow base alone) is graded alike, in the same pool; the reference's 100 is
+        # proven by tests/corpus. Slow entries first, so the short ones fill in around them.
+        jobs = {"twin-hollow": {"base": "hollow", "attack": "none"}}
+        jobs |= {n: MANIFEST[n] for n in sorted(ENTRIES, key=lambda n: not MANIFEST[n].get("slow"))
+                 if not MANIFEST[n].get("exclusive")}
+        with ThreadPoolExecutor(max_workers=HOSTILE_JOBS) as pool:
+            for outcome in pool.map(lambda item: grade_entry(item[0], item[1], campaign), jobs.items()):
                 outcomes[outcome.name] = outcome
-        for name in alone:
+        for name in (n for n in ENTRIES if MANIFEST[n].get("exclusive")):
             outcomes[name] = grade_entry(name, MANIFEST[name], campaign)
+        twin_runs = {"hollow": outcomes.pop("twin-hollow")}
+        twins = {"reference": float(TOTAL_POINTS), **{t: o.run.score for t, o in twin_runs.items()}}
         outcomes = dict(sorted(outcomes.items()))
         check_twins(outcomes, twins)
         reaped = orphans_of_this_test()
@@ -425,3 +428,71 @@ def test_no_process_escaped_to_the_test_runner(campaign_results):
 def test_real_repository_unchanged(campaign_results):
     before, after = campaign_results[2], campaign_results[3]
     assert not changed_files(before, after), f"real repository files changed: {changed_files(before, after)}"
+
+
+#: Attacks graded together through the Gradescope autograder (one grading: run_autograder is slow).
+GRADESCOPE_ATTACKS = ("scan_disk", "rewrite_files", "forge_results")
+
+
+def test_gradescope_sandbox_user_cannot_reach_the_grader(campaign_results, tmp_path, request):
+    """The hollow base plus the disk scan, the rewrites and the forged results, graded by the real
+    ``run_autograder`` in a simulated Gradescope root (tests/packaging/helpers.GradescopeRoot), where
+    the child runs as the unprivileged sandbox user and ``$ROOT/source`` is ``go-rwx``: it must read
+    nothing, write nothing, forge nothing and leave no process, and score no more than the hollow base."""
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: setup.sh creates the sandbox user and the grader drops to it")
+    from grader.packaging.gradescope import build_autograder
+    from tests.packaging.helpers import GradescopeRoot
+
+    twins = campaign_results[4]
+    token = "hx" + secrets.token_hex(3) + "gs"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(reports, 0o1777)
+    attacks = "\n\n".join((HERE / "attacks" / f"{name}.py").read_text() for name in GRADESCOPE_ATTACKS)
+    kit = (KIT.replace("__RUN_TOKEN__", token).replace("__REPORT_DIR__", str(reports))
+           .replace("__ENTRY__", "gradescope").replace("__SCOPE__", "marked"))
+    source = f"{BASES['hollow']}\n\n{kit}\n\n{attacks}"
+    started = time.monotonic()
+    with GradescopeRoot(build_autograder(tmp_path / "autograder.zip")) as gs:
+        assert gs.setup.returncode == 0, f"setup.sh failed:\n{gs.setup.stdout}\n{gs.setup.stderr}"
+        before = tree_hashes(gs.root / "source", ("grader", "reference"))
+        run, doc = gs.grade({"models.py": source})
+        results = gs.root / "results" / "results.json"
+        first = results.read_bytes() if results.is_file() else b""
+        time.sleep(4)  # forge_results' late writer strikes 2 s after grading
+        last = results.read_bytes() if results.is_file() else b""
+        after = tree_hashes(gs.root / "source", ("grader", "reference"))
+        user = pwd.getpwnam("selab-sandbox").pw_uid
+        left = {pid: text for pid, text in token_processes(token).items()}
+        left |= {int(p): "uid selab-sandbox" for p in os.listdir("/proc") if p.isdigit() and _uid_of(int(p)) == user}
+        kill_processes(left)
+    wall = time.monotonic() - started
+    notes = sorted(note.name for note in reports.iterdir())
+    show(request, f"Gradescope simulation ({', '.join(GRADESCOPE_ATTACKS)} on the hollow base, as the sandbox user): "
+                  f"score {doc['score'] if doc else 'none'} (hollow twin {twins['hollow']:g}), {wall:.0f} s with "
+                  f"set-up, processes left {len(left)}, notes {notes}")
+    assert doc is not None and run.returncode == 0, f"run_autograder failed ({run.returncode}):\n{run.stdout[-800:]}\n{run.stderr[-800:]}"
+    from tests.corpus.grading import schema_problems
+    assert not schema_problems(doc), schema_problems(doc)
+    text = json.dumps(doc)
+    assert "forged" not in text and first == last, "results.json was forged, or rewritten after grading"
+    assert "SELAB-LEAK" not in text and "SELAB-CANARY" not in text, doc["output"]
+    assert not [n for n in notes if n.startswith(("leak-", "canary-"))], notes
+    assert doc["score"] <= twins["hollow"], f"scored {doc['score']} > the hollow base's {twins['hollow']}:\n{doc['output']}"
+    assert not changed_files(before, after), f"$ROOT/source changed: {changed_files(before, after)}"
+    assert not left, f"processes left behind: {left}"
+
+
+def _uid_of(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None

@@ -1,8 +1,10 @@
 # ---- hostile kit (tests/hostile/attacks/_kit.py) --------------------------------------------------
 # Helpers shared by the hostile entries; the meta-test pastes this kit, then one attack, into the
-# submission it builds, after filling in __RUN_TOKEN__, __REPORT_DIR__ and __ENTRY__.
+# submission it builds, after filling in __RUN_TOKEN__, __REPORT_DIR__, __ENTRY__ and __SCOPE__.
 # Safety interlock: attacks that WRITE outside their own working directory only touch paths that
-# contain the throwaway marker, i.e. the temporary copy of the repository the meta-test controls.
+# contain a throwaway marker, i.e. the temporary copies the meta-test controls (a repository copy, or
+# a simulated Gradescope root). With __SCOPE__ = "marked", searches for files to READ are confined to
+# such paths too (the Gradescope simulation: CI's own checkout is world-readable and no part of it).
 import json as _hostile_json
 import os as _hostile_os
 import sys as _hostile_sys
@@ -11,7 +13,8 @@ import time as _hostile_time
 _HOSTILE_TOKEN = "__RUN_TOKEN__"
 _HOSTILE_REPORTS = "__REPORT_DIR__"
 _HOSTILE_ENTRY = "__ENTRY__"
-_THROWAWAY_MARK = "selab-throwaway-"
+_THROWAWAY_MARKS = ("selab-throwaway-", "selab-gradescope-")
+_HOSTILE_SCOPE = "__SCOPE__"
 _hostile_dump = _hostile_json.dump  # taken before any attack patches json
 
 
@@ -54,7 +57,7 @@ def _hostile_comm():
 
 
 def _hostile_marked(path):
-    return _THROWAWAY_MARK in str(path)
+    return any(mark in str(path) for mark in _THROWAWAY_MARKS)
 
 
 def _hostile_read(path, limit=1 << 20):
@@ -111,6 +114,8 @@ def _hostile_find(relative):
     """Paths P/relative that exist, for every P learned by _hostile_paths()."""
     hits = []
     for root in _hostile_paths():
+        if _HOSTILE_SCOPE == "marked" and not _hostile_marked(root):
+            continue
         candidate = _hostile_os.path.join(root, relative)
         if _hostile_os.path.exists(candidate):
             hits.append(candidate)
