@@ -161,6 +161,22 @@ def training_precision(model: nn.Module, precision: str, device_type: str):
         yield
 
 
+def supports_channels_last(model: nn.Module, data: ImageSet, device: torch.device) -> bool:
+    """Switch ``model`` to channels_last unless its forward needs contiguous tensors.
+
+    The lab text flattens with ``x.view(x.size(0), -1)``, which is correct but fails on channels_last
+    feature maps; such a model trains in the default layout instead (slower, same results).
+    """
+    model.to(memory_format=torch.channels_last)
+    try:
+        with torch.no_grad():
+            model(prepare_batch(data.images[:2], data, device, channels_last=True))
+        return True
+    except RuntimeError:
+        model.to(memory_format=torch.contiguous_format)
+        return False
+
+
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW, with the fused single-kernel update where this torch build offers it for the device."""
     try:
@@ -207,8 +223,7 @@ def train_model(model: nn.Module, train: ImageSet, test: ImageSet, config: Train
     """Train ``model`` in place and return its per-epoch history (loss, accuracies, speed)."""
     device = pick_device(config.device)
     model.to(device)
-    if config.channels_last:
-        model.to(memory_format=torch.channels_last)
+    channels_last = config.channels_last and supports_channels_last(model, train, device)
     generator = torch.Generator().manual_seed(config.seed)
     precision = resolve_precision(config.precision, device)
     optimizer = make_optimizer(model, config)
@@ -227,7 +242,7 @@ def train_model(model: nn.Module, train: ImageSet, test: ImageSet, config: Train
         for i in range(0, len(train), config.batch_size):
             index = order[i:i + config.batch_size]
             images = random_flip(train.images[index], generator) if config.augment else train.images[index]
-            x = prepare_batch(images, train, device, config.channels_last)
+            x = prepare_batch(images, train, device, channels_last)
             y = train.labels[index].to(device, non_blocking=True)
             with training_precision(model, precision, device.type):
                 logits = model(x)
@@ -241,7 +256,7 @@ def train_model(model: nn.Module, train: ImageSet, test: ImageSet, config: Train
             bar.update()
         seconds = time.perf_counter() - start
         stats = EpochStats(epoch, loss_sum.item() / len(train), correct.item() / len(train),
-                           evaluate(model, test, config.eval_batch_size, device, config.channels_last),
+                           evaluate(model, test, config.eval_batch_size, device, channels_last),
                            seconds, len(train) / seconds)
         history.epochs.append(stats)
         bar.set_postfix(loss=f"{stats.train_loss:.3f}", test_acc=f"{stats.test_accuracy:.2%}")

@@ -130,7 +130,11 @@ def namespaces_available(python: str) -> bool:
     if _isolation_probe is None:
         _isolation_probe = False
         unshare = shutil.which("unshare")
-        if os.geteuid() == 0 and unshare and sys.platform.startswith("linux"):
+        # The jail mounts fresh tmpfs on these: an interpreter or packages living there would vanish.
+        scratch = ("/tmp", "/var/tmp", "/dev/shm")
+        on_scratch = any(os.path.realpath(p) == s or os.path.realpath(p).startswith(s + "/")
+                         for p in _interpreter_paths() + [python] for s in scratch)
+        if os.geteuid() == 0 and unshare and sys.platform.startswith("linux") and not on_scratch:
             try:
                 probe = subprocess.run(
                     [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc", "--kill-child",
@@ -333,8 +337,9 @@ class Sandbox:
         if "error" in body:
             error = body["error"] if isinstance(body["error"], dict) else {}
             kind = _text(error.get("kind"), 40)
-            if kind == "internal":
-                raise RuntimeError(f"sandbox operation {op} failed: {_text(error.get('message'))}")
+            if kind == "internal":  # said by the child, so untrusted: a failed check, never a grader error
+                raise SandboxFailure("protocol", f"during {during or op}, the process running your code could not "
+                                                 f"answer: {_text(error.get('message'))}")
             raise StudentCodeError(kind, _text(error.get("message")), during)
         return body["ok"]
 

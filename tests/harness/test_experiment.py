@@ -74,3 +74,20 @@ def test_notebook_runs_headless_on_a_tiny_budget(tmp_path, monkeypatch):
     errors = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
     assert not errors
     assert (tmp_path / "nb" / "se_gates.png").is_file()
+
+
+class LabTextFlatten(CNN_SE):
+    """CNN_SE flattened the lab text's way, x.view(x.size(0), -1), which fails on channels_last maps."""
+
+    def forward(self, x):
+        x = self.se1(torch.relu(torch.max_pool2d(self.conv1(x), 2)))
+        x = self.se2(torch.relu(torch.max_pool2d(self.conv2(x), 2)))
+        return self.fc(x.view(x.size(0), -1))
+
+
+def test_lab_text_view_flatten_trains_through_the_harness(fashion):
+    seed_everything(0)
+    reference_history = train_model(CNN_SE(), *fashion, TrainConfig(epochs=1, seed=0, progress=False))
+    seed_everything(0)
+    history = train_model(LabTextFlatten(), *fashion, TrainConfig(epochs=1, seed=0, progress=False))
+    assert abs(history.final_accuracy - reference_history.final_accuracy) < 0.02

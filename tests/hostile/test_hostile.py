@@ -417,6 +417,11 @@ def test_manifest_covers_the_corpus():
 def test_hostile_entry_outcome(campaign_results, name):
     outcomes = campaign_results[0]
     outcome = outcomes[name]
+    hole = MANIFEST[name].get("known_hole")
+    if hole:  # a documented, still-open hole (grader/SECURITY.md): xfail while it leaks, fail once it is fixed
+        if outcome.failures:
+            pytest.xfail(f"known hole: {hole}")
+        pytest.fail(f"{name} no longer shows its known hole; remove known_hole from tests/hostile/manifest.toml")
     assert not outcome.failures, f"{name} ({MANIFEST[name]['why']}):\n- " + "\n- ".join(outcome.failures)
 
 
