@@ -501,3 +501,16 @@ def _uid_of(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def test_security_md_limits_match_config():
+    """grader/SECURITY.md documents the default limits; grader/config.toml is their one source of truth."""
+    import re
+
+    with open(REPO / "grader" / "config.toml", "rb") as handle:
+        limits = tomllib.load(handle)["limits"]
+    text = (REPO / "grader" / "SECURITY.md").read_text()
+    documented = {key: float(value) for key, value in re.findall(r"^\| `(\w+)` \| ([\d.]+)", text, flags=re.M)}
+    assert documented.keys() == limits.keys(), f"SECURITY.md's limits table lists {sorted(documented)}, config has {sorted(limits)}"
+    wrong = {key: (documented[key], limits[key]) for key in limits if documented[key] != float(limits[key])}
+    assert not wrong, f"SECURITY.md's defaults (documented, config.toml) disagree: {wrong}"
