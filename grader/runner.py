@@ -7,7 +7,8 @@ Timeline of ``python -m grader grade`` (wall time matters: students wait for it)
 3. pytest runs grader/hidden in this process; every verdict is computed here;
 4. every child process is killed, then results.json is written (atomically) — nothing the
    submission did can touch it afterwards.
-The exit status is 0 whenever grading completed (whatever the score), 1 on an internal error (a
+Set SELAB_GRADER_TIMINGS=1 to print each check's duration to stderr. The exit status is 0 whenever grading
+completed (whatever the score), 1 on an internal error (a
 valid results.json saying so is written anyway).
 """
 

@@ -27,21 +27,23 @@ class PidsCgroup:
         """A fresh group limited to ``max_tasks``, or None when pids cgroups are not available here."""
         if os.geteuid() != 0 or not (PIDS_ROOT / "cgroup.procs").exists():
             return None
+        sweep_stale()
         path = PIDS_ROOT / name
         try:
             path.mkdir()
+        except OSError:
+            return None
+        try:
             (path / "pids.max").write_text(f"{max_tasks}\n")
         except OSError:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+            path.rmdir()
             return None
         return cls(path)
 
     def wrap(self, command: list[str]) -> list[str]:
         """``command``, run by a shell that first moves itself into the group (then execs)."""
-        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(self.path), *command]
+        # exit status 86 = the grader's runtime failed (grader/sandbox/child.py), never the student's fault
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" || exit 86; exec "$@"', str(self.path), *command]
 
     def members(self) -> set[int]:
         try:
@@ -78,3 +80,22 @@ class PidsCgroup:
                     return  # an empty group left behind is harmless; it is named after the sandbox
                 self.kill_all(0.1)
                 time.sleep(0.02)
+
+
+def sweep_stale(max_age: float = 600.0) -> None:
+    """Remove empty groups left by graders that were killed before they could clean up.
+
+    Only groups older than ``max_age`` seconds: a group that a concurrent grader has just created
+    is empty for an instant, and must not be taken from under it.
+    """
+    now = time.time()
+    try:
+        entries = list(PIDS_ROOT.glob("selab-*"))
+    except OSError:
+        return
+    for path in entries:
+        try:
+            if now - path.stat().st_mtime > max_age and not (path / "cgroup.procs").read_text().strip():
+                path.rmdir()
+        except OSError:
+            pass
