@@ -7,9 +7,9 @@ Timeline of ``python -m grader grade`` (wall time matters: students wait for it)
 3. pytest runs grader/hidden in this process; every verdict is computed here;
 4. every child process is killed, then results.json is written (atomically) — nothing the
    submission did can touch it afterwards.
-Set SELAB_GRADER_TIMINGS=1 to print each check's duration to stderr. The exit status is 0 whenever grading
-completed (whatever the score), 1 on an internal error (a
-valid results.json saying so is written anyway).
+The exit status is 0 whenever grading completed (whatever the score), 1 on an internal error (a
+valid results.json saying so is written anyway). SELAB_GRADER_TIMINGS=1 prints each check's duration
+to stderr.
 """
 
 from __future__ import annotations
