@@ -8,8 +8,9 @@ common ones: exit 0 and a valid, small results.json nothing rewrites later; no p
 entry left (run token in a command line or process name, or an orphan re-parented to this test,
 which is a child subreaper while the campaign runs); no canary (code that must never run) and no
 leak note (a grader file read or written); the copy and the real repository unchanged (hashes).
-A table and the figures (entries, outcomes, worst-case time, peak memory, processes left) are
-printed for the CI log.
+Entries run HOSTILE_JOBS at a time (except "exclusive" ones). A table and the figures (entries,
+outcomes, worst-case time, peak memory, processes left) are printed for the CI log. A last test
+grades three of the attacks through the real Gradescope ``run_autograder`` in a simulated root.
 """
 
 from __future__ import annotations
