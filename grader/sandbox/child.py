@@ -46,11 +46,13 @@ class _BlockGraderImports:
 
 
 RUNTIME_FAILED = 86  # exit status meaning "the grader's runtime failed before any student code ran"
+STARTED = {"started": True}  # first frame: the runtime is up; student code runs next
 
 
 def main() -> None:
     try:
         settings, module_path, protocol, ops, send, limits = _start()
+        send(0, STARTED)  # from here on, whatever happens is the submission's doing
     except BaseException as error:  # noqa: B902 - the grader's fault, never the student's: say so
         sys.stderr.write(f"selab child runtime failed: {type(error).__name__}: {error}\n")
         os._exit(RUNTIME_FAILED)

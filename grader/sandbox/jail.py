@@ -1,20 +1,24 @@
 """Namespace jail for the child, used when the grader runs as root and ``unshare`` works.
 
 Started (as ``selab_jail.py``) by ``unshare --mount --pid --fork --net --ipc --uts --mount-proc``,
-so it is process 1 of a fresh PID namespace: when it (or the child it becomes) dies, the kernel
-kills every process of the namespace, including ones that called ``setsid``. As real root in the
-new mount namespace it then:
+so it is process 1 of a fresh PID namespace: when it dies, the kernel kills every process of the
+namespace, including ones that called ``setsid``. As real root in the new mount namespace it then:
 
 1. reads the staged files (models.py and the child runtime) into memory;
-2. hides, under empty read-only tmpfs mounts, every folder that may hold grader material (the
+2. opens up private folders above the interpreter (e.g. /root, mode 700, holding pyenv): each is
+   covered by a tmpfs that holds only the entries leading to the interpreter, bound back, so the
+   unprivileged child can reach the interpreter and nothing else there;
+3. hides, under empty read-only tmpfs mounts, every folder that may hold grader material (the
    project folder, its parent, HOME, /autograder), keeping only the paths the interpreter needs
    (its prefix and site-packages);
-3. mounts small fresh tmpfs on /tmp, /var/tmp and /dev/shm (the only writable places; their size
+4. mounts small fresh tmpfs on /tmp, /var/tmp and /dev/shm (the only writable places; their size
    bounds what the submission can write in all) and writes the staged files to /tmp/selab;
-4. remounts every other mount read-only;
-5. execs ``unshare --user --map-root-user --mount`` + the child, so the submission runs in a user
-   namespace where these mounts are *locked*: it can neither unmount the hiding tmpfs nor remount
-   anything writable, nor raise its resource limits, nor signal processes outside its namespace.
+5. remounts every other mount read-only, /sys included;
+6. forks the child, which drops to an unprivileged user (``nobody`` unless the configuration names
+   one: no capabilities, no root-only files, no setuid binaries) and execs the child runtime. The
+   jail stays process 1: it reaps orphans and, when the child ends, exits with the child's status
+   (a death by signal N as 128 + N, since process 1 itself cannot be killed from inside). Because
+   the child is not process 1, a signal it sends itself acts as it would anywhere else.
 
 Standard library only; runs before any student code.
 """
@@ -32,6 +36,7 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
 _FLAG_NAMES = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 _LIBC = ctypes.CDLL(None, use_errno=True)
 WORKDIR = "/tmp/selab"
@@ -66,6 +71,44 @@ def _hide(path: str, keep: list[str], depth: int = 0) -> None:
         _hide(os.path.join(path, entry), keep, depth + 1)
 
 
+def _traversable_by_others(path: str) -> bool:
+    return bool(os.stat(path).st_mode & 0o001)
+
+
+def _open_up(keep: list[str]) -> None:
+    """Make every folder above a kept path traversable by an unprivileged child (step 2).
+
+    A folder the child may not enter is covered by a tmpfs (mode 755) holding only its entries that
+    lead to kept paths, bind-mounted back from the originals (reached through O_PATH descriptors
+    opened before the cover). Repeated until no kept path has a closed folder above it.
+    """
+    for _ in range(16):
+        closed = None
+        for path in keep:
+            parts = path.strip("/").split("/")
+            for depth in range(len(parts) - 1):
+                folder = "/" + "/".join(parts[:depth])
+                if not _traversable_by_others(folder):
+                    closed = folder
+                    break
+            if closed:
+                break
+        if closed is None:
+            return
+        entries = sorted({k[len(closed):].strip("/").split("/")[0] for k in keep if _inside(k, closed) and k != closed})
+        handles = {entry: os.open(os.path.join(closed, entry), os.O_PATH) for entry in entries}
+        _mount("tmpfs", closed, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        for entry, handle in handles.items():
+            target = os.path.join(closed, entry)
+            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                os.mkdir(target)
+            else:
+                open(target, "wb").close()
+            _mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+            os.close(handle)
+    raise OSError("could not open up the folders above the interpreter")
+
+
 def _mount_points() -> list[tuple[str, set[str]]]:
     points = []
     with open("/proc/self/mountinfo") as handle:
@@ -80,6 +123,7 @@ def main() -> None:
     settings = json.loads(sys.argv[1])
     staged = {name: open(os.path.join(settings["stage"], name), "rb").read() for name in settings["files"]}
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    _open_up([os.path.realpath(p) for p in settings["keep"] if os.path.exists(p)])
     keep = [os.path.realpath(p) for p in settings["keep"]] + list(settings["keep"])
     for path in settings["hide"]:
         _hide(path, keep)
@@ -87,11 +131,13 @@ def main() -> None:
     for path in ("/tmp", "/var/tmp", "/dev/shm"):
         if os.path.isdir(path):
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    uid, gid = settings["uid"], settings["gid"]
     os.makedirs(WORKDIR, mode=0o755)
     for name, data in staged.items():
         with open(os.path.join(WORKDIR, name), "wb") as handle:
             handle.write(data)
-    skip = ("/proc", "/sys", "/dev", "/tmp", "/var/tmp")
+    os.chown(WORKDIR, uid, gid)  # the child's HOME and TMPDIR
+    skip = ("/proc", "/dev", "/tmp", "/var/tmp")
     for target, options in reversed(_mount_points()):
         if any(_inside(target, s) for s in skip) and target not in ("/",):
             continue
@@ -104,9 +150,34 @@ def main() -> None:
         except OSError:
             pass  # e.g. a mount that vanished under a hiding tmpfs
     os.chdir(WORKDIR)
-    command = settings["unshare_user"] + [settings["python"], "-I", "-S", "-B", "-u",
-                                          os.path.join(WORKDIR, "selab_child.py"), settings["child_settings"]]
-    os.execv(command[0], command)
+    command = [settings["python"], "-I", "-S", "-B", "-u", os.path.join(WORKDIR, "selab_child.py"),
+               settings["child_settings"]]
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            if _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:  # setuid binaries stay unprivileged
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+            os.execv(command[0], command)
+        except BaseException as error:  # noqa: B902 - before exec: no student code has run
+            sys.stderr.write(f"selab jail failed: {type(error).__name__}: {error}\n")
+            os._exit(JAIL_FAILED)
+    _serve_as_init(child)
+
+
+def _serve_as_init(child: int) -> None:
+    """Process 1 of the namespace: hold no descriptor of the grader's pipes, reap, pass on the status."""
+    os.closerange(0, 1 << 16)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(JAIL_FAILED)
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
 
 
 JAIL_FAILED = 87  # exit status meaning "the jail could not be set up" (the grader's fault)

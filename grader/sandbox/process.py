@@ -6,9 +6,9 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
   runtime (``selab_child.py``, ``selab_ops.py``, ``selab_protocol.py``); it is started with
   ``python -I -S -B``, its own session/process group, a minimal environment with a unique marker,
   and limits (address space, file size, core dumps, processes) set before any student code runs;
-- as root it runs either as the configured unprivileged ``sandbox.user`` or, by default, inside
-  Linux namespaces (grader/sandbox/jail.py) that hide the grader's files and make the filesystem
-  read-only;
+- as root it runs, by default, inside Linux namespaces (grader/sandbox/jail.py) that hide the
+  grader's files and make the filesystem read-only, as an unprivileged user (``sandbox.user``, else
+  ``nobody``); where namespaces are not available, as the configured ``sandbox.user``;
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
@@ -47,8 +47,10 @@ PROJECT_ROOT = HERE.parent.parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py"}
 JAIL_FILE = HERE / "jail.py"
+UNPRIVILEGED_USER = "nobody"  # who the child is in the namespace jail unless sandbox.user names someone
 MARKER_VAR = "SELAB_SANDBOX"
 RUNTIME_FAILED = 86  # exit status of child.py when the grader's runtime fails before student code runs
+STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
 JAIL_FAILED = 87  # exit status of jail.py when the namespaces cannot be set up
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
@@ -138,7 +140,7 @@ def namespaces_available(python: str) -> bool:
             try:
                 probe = subprocess.run(
                     [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc", "--kill-child",
-                     "--", unshare, "--user", "--map-root-user", "--mount", "--", python, "-I", "-S", "-c", "pass"],
+                     "--", python, "-I", "-S", "-c", "pass"],
                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
                 _isolation_probe = probe.returncode == 0
             except (OSError, subprocess.SubprocessError):
@@ -189,6 +191,7 @@ class Sandbox:
         self.folder: Path | None = None
         self.drain: _OutputDrain | None = None
         self.ready = False
+        self._started = False
         self.torch_version = ""
         self.mode = "plain"
         self._fd_to_child = self._fd_from_child = -1
@@ -203,6 +206,7 @@ class Sandbox:
         """Spawn the child (returns at once; :meth:`wait_ready` waits for the import of models.py)."""
         reaper.become_subreaper()
         settings = self.settings
+        self._started = False
         self.folder = Path(tempfile.mkdtemp(prefix="selab-child-"))
         shutil.copyfile(self.models_py, self.folder / "models.py")
         for name, source in RUNTIME_FILES.items():
@@ -223,28 +227,28 @@ class Sandbox:
         popen_extra = {}
         script = self.folder / "selab_child.py"
         command = [settings.python, "-I", "-S", "-B", "-u", str(script), json.dumps(child_settings)]
-        if settings.user and os.geteuid() == 0:
-            self.mode = f"user {settings.user}"
-            record = pwd.getpwnam(settings.user)
-            for path in [self.folder, *self.folder.iterdir()]:
-                os.chown(path, record.pw_uid, record.pw_gid)
-            os.chmod(self.folder, 0o700)
-            popen_extra = {"user": record.pw_uid, "group": record.pw_gid, "extra_groups": []}
-        elif settings.isolation == "auto" and namespaces_available(settings.python):
-            self.mode = "namespaces"
+        if settings.isolation == "auto" and namespaces_available(settings.python):
+            record = pwd.getpwnam(settings.user or UNPRIVILEGED_USER)
+            self.mode = f"namespaces, user {record.pw_name}"
             shutil.copyfile(JAIL_FILE, self.folder / "selab_jail.py")
             jail_settings = {
                 "stage": str(self.folder), "files": ["models.py", *RUNTIME_FILES],
                 "keep": _interpreter_paths(), "hide": list(settings.hide or default_hidden_paths()),
                 "tmpfs_bytes": max(settings.file_mib, 1) << 21, "python": settings.python,
-                "unshare_user": [shutil.which("unshare"), "--user", "--map-root-user", "--mount", "--"],
-                "child_settings": json.dumps(child_settings),
+                "uid": record.pw_uid, "gid": record.pw_gid, "child_settings": json.dumps(child_settings),
             }
             env["HOME"] = env["TMPDIR"] = "/tmp/selab"
             unshare = shutil.which("unshare")
             command = [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc",
                        "--kill-child", "--", settings.python, "-I", "-S", "-B", "-u",
                        str(self.folder / "selab_jail.py"), json.dumps(jail_settings)]
+        elif settings.user and os.geteuid() == 0:
+            self.mode = f"user {settings.user}"
+            record = pwd.getpwnam(settings.user)
+            for path in [self.folder, *self.folder.iterdir()]:
+                os.chown(path, record.pw_uid, record.pw_gid)
+            os.chmod(self.folder, 0o700)
+            popen_extra = {"user": record.pw_uid, "group": record.pw_gid, "extra_groups": []}
         self.cgroup = PidsCgroup.create(f"selab-{token}", settings.processes)
         if self.cgroup is not None:
             if popen_extra:  # the sandbox user must be able to put itself in its group
@@ -278,6 +282,9 @@ class Sandbox:
             return
         try:
             _, body = protocol.read_frame(self._fd_from_child, self._limits(), deadline)
+            if body == STARTED and not self._started:  # the runtime is up; next comes the import's verdict
+                self._started = True
+                _, body = protocol.read_frame(self._fd_from_child, self._limits(), deadline)
         except protocol.ChannelTimeout:
             self.stop()
             raise timeout or SandboxFailure("import", "starting Python and importing your models.py took too long; "
@@ -287,7 +294,9 @@ class Sandbox:
             message = self._death_message("while your models.py was being imported")
             code = self._exit_code
             self.stop()
-            if code in (RUNTIME_FAILED, JAIL_FAILED):  # our start-up failed before any student code ran
+            # Our start-up failed before any student code ran. After STARTED these statuses are the
+            # student's (os._exit(86) at import must cost points, not stop the grader).
+            if code in (RUNTIME_FAILED, JAIL_FAILED) and not self._started:
                 raise RuntimeError(f"the sandbox ({self.mode}) could not start: {self.output()[0][-800:]}") from None
             raise SandboxFailure("import", message) from None
         except protocol.ProtocolError as error:
@@ -350,6 +359,8 @@ class Sandbox:
                 code = self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
+        if code is not None and self.mode.startswith("namespaces") and 128 < code < 128 + 65:
+            code = 128 - code  # the jail (process 1) reports a death by signal N as 128 + N
         self._exit_code = code
         return describe_exit(code, when, self.settings)
 

@@ -185,3 +185,48 @@ print("FORKED", children, flush=True)
     forked = int(sandbox.output()[0].split("FORKED")[1].split()[0])
     assert forked < 64, "pids.max should stop the fork loop"
     assert not group.exists()
+
+
+@pytest.mark.skipif("auto" not in MODES, reason="needs root and working namespaces (the jail)")
+def test_jailed_child_is_unprivileged_and_not_process_one(tmp_path):
+    """In the jail the child is `nobody` (no root-only files, /sys read-only) and not process 1, so a
+    signal it sends itself acts as anywhere else (process 1 would ignore it and keep running)."""
+    probe = """
+import os
+print("UID", os.getuid(), "PID1", os.getpid() == 1)
+for path in ("/etc/shadow", "/sys/kernel/mm/transparent_hugepage/enabled"):
+    try:
+        open(path, "rb" if path.startswith("/etc") else "wb").close()
+        print("OPENED", path)
+    except OSError as error:
+        print("DENIED", path, type(error).__name__)
+"""
+    sandbox = start(submission(tmp_path, prefix=probe), "auto")
+    sandbox.stop()
+    text = sandbox.output()[0]
+    assert "UID 65534 PID1 False" in text, text
+    assert "OPENED" not in text and text.count("DENIED") == 2, text
+
+    suicide = submission(tmp_path, prefix="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    sandbox = Sandbox(suicide, SandboxSettings(isolation="auto"))
+    sandbox.start()
+    try:
+        with pytest.raises(SandboxFailure) as failure:
+            sandbox.wait_ready(time.monotonic() + 120)
+    finally:
+        sandbox.stop()
+    assert failure.value.reason == "import" and "SIGKILL" in failure.value.message, failure.value.message
+
+
+@pytest.mark.parametrize("status", [86, 87])
+def test_runtime_exit_statuses_from_student_code_are_the_students(tmp_path, status):
+    """86/87 mean "the sandbox could not start" only before the runtime's first frame; after it, they
+    are the submission's exit (a verdict, not an internal grader error)."""
+    sandbox = Sandbox(submission(tmp_path, prefix=f"import os\nos._exit({status})\n"), SandboxSettings(isolation=MODES[-1]))
+    sandbox.start()
+    try:
+        with pytest.raises(SandboxFailure) as failure:
+            sandbox.wait_ready(time.monotonic() + 120)
+    finally:
+        sandbox.stop()
+    assert failure.value.reason == "import" and f"status {status}" in failure.value.message
