@@ -26,7 +26,7 @@ from assignment import spec
 from assignment.data import load_dataset
 from assignment.impl import IMPLEMENTATIONS, build_model, default_impl
 from assignment.probes import mean_channel_attention, se_gates_per_class
-from assignment.train import TrainConfig, pick_device, seed_everything, train_model
+from assignment.train import PRECISIONS, TrainConfig, pick_device, resolve_precision, seed_everything, train_model
 
 #: Environment variable that caps the training images per epoch (the notebook's and CI's tiny budget).
 TRAIN_LIMIT_ENV = "SELAB_TRAIN_LIMIT"
@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", choices=PRECISIONS, default=TrainConfig.precision,
+                        help="training arithmetic: auto = bf16 autocast on CPUs with native bf16, else fp32; "
+                             "fp32 = the plain path")
     parser.add_argument("--train-limit", type=int, default=int(os.environ.get(TRAIN_LIMIT_ENV, 0)) or None,
                         help=f"use only the first N training images (also ${TRAIN_LIMIT_ENV}); for smoke runs")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
@@ -79,7 +82,8 @@ def run(args: argparse.Namespace) -> dict:
         "impl": args.impl, "dataset": args.dataset, "epochs": args.epochs, "seeds": list(range(args.seeds)),
         "train_images": len(train), "test_images": len(test), "classes": list(test.classes),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(pick_device(args.device))},
+                    "torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(pick_device(args.device)),
+                    "precision": args.precision, "arithmetic": resolve_precision(args.precision, pick_device(args.device))},
         "models": {},
     }
     for key in args.model_keys:
@@ -87,7 +91,7 @@ def run(args: argparse.Namespace) -> dict:
     for seed in range(args.seeds):
         for key in args.model_keys:
             config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
-                                 device=args.device, progress=not args.no_progress)
+                                 device=args.device, precision=args.precision, progress=not args.no_progress)
             seed_everything(seed)
             model = build_model(key, args.impl, **model_kwargs(key, args.dataset))
             history = train_model(model, train, test, config, desc=f"{spec.MODEL_KEYS[key]} seed {seed}")
