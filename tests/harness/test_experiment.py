@@ -63,6 +63,15 @@ def test_compare_writes_table_json_and_plots(tmp_path):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{name} is not a PNG"
 
 
+def test_compare_records_the_training_arithmetic(tmp_path):
+    """--precision fp32 (the plain path) is recorded with what it resolved to, so tables can be compared."""
+    out = tmp_path / "plain"
+    compare.main(["--impl", "reference", "--models", "base", "--epochs", "1", "--train-limit", "256",
+                  "--no-progress", "--precision", "fp32", "--out", str(out)])
+    machine = json.loads((out / "results.json").read_text())["machine"]
+    assert (machine["precision"], machine["arithmetic"]) == ("fp32", "fp32")
+
+
 def test_notebook_runs_headless_on_a_tiny_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("SELAB_IMPL", "reference")
     monkeypatch.setenv("SELAB_EPOCHS", "1")
