@@ -25,9 +25,11 @@ def _default(results: dict) -> dict | None:
     return precisions.get(DEFAULT_PRECISION) or next(iter(precisions.values()), None)
 
 
-def _model(results: dict, key: str, field: str) -> float | None:
-    default = _default(results)
-    return default["models"][key].get(field) if default else None
+def _model(results: dict, key: str, field: str, precision: str | None = None) -> float | None:
+    """A model's figure on the default path, or on ``precision`` ("fp32": the plain path)."""
+    entry = (results.get("training", {}).get("precisions", {}).get(precision) if precision
+             else _default(results))
+    return entry["models"][key].get(field) if entry else None
 
 
 def _grading(results: dict, section: str, field: str) -> float | None:
@@ -43,17 +45,28 @@ def _full_minutes(results: dict) -> float | None:
     return (default["full_comparison"]["seconds"] + overhead) / 60
 
 
+#: Rate targets are judged like for like: the fp32 path against the fp32 matmul rate; the ratios on the
+#: plain fp32 path and on the default (bf16 where native) path, both shown.
 TARGETS = (
-    Target("CNN_Base training >= 70% of the same-run fp32 matmul rate", "fraction", 0.70, True,
-           lambda r: _model(r, "base", "fraction_of_fp32_limit")),
-    Target("CNN_SE throughput >= 0.90 x CNN_Base", "ratio", 0.90, True, lambda r: _model(r, "se", "throughput_over_base")),
-    Target("CNN_SelfAttention throughput >= 0.80 x CNN_Base", "ratio", 0.80, True,
+    Target("CNN_Base training, fp32 path, >= 70% of the same-run fp32 matmul rate", "fraction", 0.70, True,
+           lambda r: _model(r, "base", "fraction_of_fp32_limit", "fp32")),
+    Target("CNN_Base training, bf16 path, >= 70% of the same-run bf16 matmul rate", "fraction", 0.70, True,
+           lambda r: _model(r, "base", "fraction_of_bf16_limit")),
+    Target("CNN_SE throughput >= 0.90 x CNN_Base, fp32 path", "ratio", 0.90, True,
+           lambda r: _model(r, "se", "throughput_over_base", "fp32")),
+    Target("CNN_SE throughput >= 0.90 x CNN_Base, default path", "ratio", 0.90, True,
+           lambda r: _model(r, "se", "throughput_over_base")),
+    Target("CNN_SelfAttention throughput >= 0.80 x CNN_Base, fp32 path", "ratio", 0.80, True,
+           lambda r: _model(r, "attn", "throughput_over_base", "fp32")),
+    Target("CNN_SelfAttention throughput >= 0.80 x CNN_Base, default path", "ratio", 0.80, True,
            lambda r: _model(r, "attn", "throughput_over_base")),
     Target("full 3-model 15-epoch comparison <= 8 min", "min", 8.0, False, _full_minutes),
     Target("grading one submission <= 30 s (median of 5)", "s", 30.0, False,
            lambda r: _grading(r, "reference", "median_seconds")),
-    Target("grading peak memory, all processes (PSS) <= 700 MiB", "MiB", 700.0, False,
+    Target("grading peak memory, all processes (PSS), 2 cores <= 700 MiB", "MiB", 700.0, False,
            lambda r: _grading(r, "reference", "peak_pss_mib")),
+    Target("grading peak memory, all processes (PSS), one core (Gradescope-like) <= 700 MiB", "MiB", 700.0, False,
+           lambda r: _grading(r, "one_core", "peak_pss_mib")),
     Target("grading pinned to one core <= 2 min", "s", 120.0, False, lambda r: _grading(r, "one_core", "median_seconds")),
 )
 

@@ -120,7 +120,7 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> 
             settings = SandboxSettings.from_config(config)
             first = Sandbox(submission.models_py, settings)
             first.start()  # before torch is imported here: the imports overlap
-            trainer = Sandbox(submission.models_py, settings) if config.parallel_training else None
+            trainer = Sandbox(submission.models_py, settings) if config.use_parallel_training() else None
             if trainer is not None:
                 trainer.start()
             import torch

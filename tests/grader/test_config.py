@@ -72,3 +72,31 @@ def test_calibration_matches_the_bundled_subset():
     training = load_config().training
     digest = load_subset(training.train_images, training.test_images).digest
     assert json.loads(CALIBRATION_PATH.read_text())["subset_digest"] == digest
+
+
+def test_parallel_training_auto_follows_the_usable_cpus(monkeypatch, tmp_path):
+    """"auto" starts the second child only with two or more usable CPUs (a second child on one CPU only
+    costs memory); true/false are obeyed as written; anything else is an error."""
+    import grader.config as config_module
+
+    config = load_config()
+    assert config.parallel_training == "auto"
+    for cpus, expected in ((0.5, False), (1, False), (2, True), (16, True)):
+        monkeypatch.setattr(config_module, "usable_cpus", lambda cpus=cpus: cpus)
+        assert config.use_parallel_training() is expected
+    for value, expected in (("true", True), ("false", False)):
+        override = tmp_path / f"{value}.toml"
+        override.write_text(f"[sandbox]\nparallel_training = {value}\n")
+        assert load_config(override).use_parallel_training() is expected
+    override = tmp_path / "bad.toml"
+    override.write_text('[sandbox]\nparallel_training = "yes"\n')
+    with pytest.raises(ConfigError, match="parallel_training"):
+        load_config(override)
+
+
+def test_usable_cpus_respects_the_affinity_mask():
+    import os
+
+    from grader.config import usable_cpus
+
+    assert 0 < usable_cpus() <= len(os.sched_getaffinity(0))
