@@ -26,6 +26,18 @@ def submission(tmp_path, prefix: str = "", forward_prefix: str = "") -> Path:
     return path
 
 
+def import_failure(path: Path, isolation: str) -> SandboxFailure:
+    """What waiting for a submission that dies at import raises (the test fails if it does not)."""
+    sandbox = Sandbox(path, SandboxSettings(isolation=isolation))
+    sandbox.start()
+    try:
+        with pytest.raises(SandboxFailure) as failure:
+            sandbox.wait_ready(time.monotonic() + 120)
+    finally:
+        sandbox.stop()
+    return failure.value
+
+
 def start(path: Path, isolation: str = "none", **settings) -> Sandbox:
     sandbox = Sandbox(path, SandboxSettings(isolation=isolation, **settings))
     sandbox.start()
@@ -207,26 +219,14 @@ for path in ("/etc/shadow", "/sys/kernel/mm/transparent_hugepage/enabled"):
     assert "UID 65534 PID1 False" in text, text
     assert "OPENED" not in text and text.count("DENIED") == 2, text
 
-    suicide = submission(tmp_path, prefix="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
-    sandbox = Sandbox(suicide, SandboxSettings(isolation="auto"))
-    sandbox.start()
-    try:
-        with pytest.raises(SandboxFailure) as failure:
-            sandbox.wait_ready(time.monotonic() + 120)
-    finally:
-        sandbox.stop()
-    assert failure.value.reason == "import" and "SIGKILL" in failure.value.message, failure.value.message
+    failure = import_failure(submission(tmp_path, prefix="import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
+                             "auto")
+    assert failure.reason == "import" and "SIGKILL" in failure.message, failure.message
 
 
 @pytest.mark.parametrize("status", [86, 87])
 def test_runtime_exit_statuses_from_student_code_are_the_students(tmp_path, status):
     """86/87 mean "the sandbox could not start" only before the runtime's first frame; after it, they
     are the submission's exit (a verdict, not an internal grader error)."""
-    sandbox = Sandbox(submission(tmp_path, prefix=f"import os\nos._exit({status})\n"), SandboxSettings(isolation=MODES[-1]))
-    sandbox.start()
-    try:
-        with pytest.raises(SandboxFailure) as failure:
-            sandbox.wait_ready(time.monotonic() + 120)
-    finally:
-        sandbox.stop()
-    assert failure.value.reason == "import" and f"status {status}" in failure.value.message
+    failure = import_failure(submission(tmp_path, prefix=f"import os\nos._exit({status})\n"), MODES[-1])
+    assert failure.reason == "import" and f"status {status}" in failure.message, failure.message
