@@ -9,6 +9,8 @@ import time
 
 import torch
 
+from grader.config import usable_cpus
+
 
 def matmul_gflops(size: int = 2048, dtype: torch.dtype = torch.float32, seconds: float = 1.0, repeats: int = 5) -> float:
     """Median GFLOP/s of ``torch.mm`` on two ``size x size`` matrices (2 * size^3 FLOPs per product).
@@ -51,7 +53,7 @@ def describe() -> dict:
     return {
         "cpu": cpu_model(),
         "logical_cpus": os.cpu_count(),
-        "usable_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "usable_cpus": usable_cpus(),  # the grader's own count (affinity, cgroup quota): one source of truth
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),

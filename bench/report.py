@@ -95,7 +95,7 @@ def _fmt(value: float | None, unit: str = "") -> str:
 def render(results: dict) -> str:
     """Markdown: machine, limit, per-model table, full comparison, memory, grading, targets."""
     m = results["machine"]
-    lines = [f"Machine: {m['cpu']}, {m['usable_cpus']} usable CPUs, {m['torch_threads']} torch threads, "
+    lines = [f"Machine: {m['cpu']}, {m['usable_cpus']:g} usable CPUs, {m['torch_threads']} torch threads, "
              f"torch {m['torch']} ({m['cpu_capability']}, native bf16: {'yes' if m['native_bf16'] else 'no'})", ""]
     training = results.get("training")
     if training:
