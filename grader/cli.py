@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+REFUSED = 2  # exit status of grade / grade-all when no sandbox can be set up (nothing was graded)
 PACKAGING = {
     "handout": ("grader.packaging.handout", "build_handout", "dist/handout.zip",
                 "the student handout (stubs, harness, public tests, README)"),
@@ -30,6 +31,10 @@ PACKAGING = {
     "otter": ("grader.packaging.otter", "build_otter", "dist/otter-autograder.zip",
               "the otter-grader autograder zip"),
 }
+
+
+UNSAFE_HELP = ("grade without any sandbox, for trusted code only (results say 'graded without isolation'); "
+               "without it the grader refuses where no sandbox can be set up")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--sandbox-user", default=None,
                        help="run the child as this user (needs root; overrides sandbox.user)")
     grade.add_argument("--isolation", choices=("auto", "none"), default=None, help="overrides sandbox.isolation")
+    grade.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
 
     grade_all = with_config(commands.add_parser("grade-all", help="grade every submission in a folder"))
     grade_all.add_argument("directory")
@@ -53,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
     grade_all.add_argument("--sandbox-user", default=None)
     grade_all.add_argument("--isolation", choices=("auto", "none"), default=None)
+    grade_all.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
 
     subset = commands.add_parser("build-subset", help="build the bundled Fashion-MNIST subset")
     subset.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
@@ -84,9 +91,14 @@ def _grade(args) -> int:
     started = time.monotonic()
     try:
         from grader.runner import grade
+        from grader.sandbox.process import NoIsolation
 
         config = _config(args)
-        return grade(args.submission, args.out, config)
+        try:
+            return grade(args.submission, args.out, config, args.unsafe_no_sandbox)
+        except NoIsolation as refusal:  # fail closed: nothing graded, no results.json
+            print(refusal, file=sys.stderr)
+            return REFUSED
     except BaseException as error:  # noqa: B902 - last line of defence: a valid results.json, always
         if isinstance(error, KeyboardInterrupt):
             raise
@@ -133,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         from grader.grade_all import grade_all
 
         return grade_all(Path(args.directory), Path(args.out), args.jobs, args.config, args.sandbox_user,
-                         args.isolation)
+                         args.isolation, args.unsafe_no_sandbox)
     if args.command == "build-subset":
         from grader.subset import SUBSET_PATH, build_subset
 

@@ -83,11 +83,23 @@ def _grade_one(entry: Path, name: str, out: Path, extra: list[str]) -> Graded:
 def _write_csv(graded: list[Graded], path: Path) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "score", *CLASS_ORDER, "status", "seconds"])
+        writer.writerow(["submission", "score", *CLASS_ORDER, "status", "seconds", "protection"])
         for g in graded:
             score = g.doc["score"] if g.doc else ""
             writer.writerow([g.name, score, *(g.class_scores.get(c, "") for c in CLASS_ORDER), g.status,
-                             f"{g.seconds:.1f}"])
+                             f"{g.seconds:.1f}", protection_of(g.doc)])
+
+
+def protection_of(doc: dict | None) -> str:
+    """The "Protection in force: ..." line of a results.json output ("" when absent)."""
+    for line in (doc or {}).get("output", "").splitlines():
+        if line.startswith(PROTECTION):
+            return line[len(PROTECTION):].strip()
+    return ""
+
+
+PROTECTION = "Protection in force:"
+UNSAFE_WORDS = "graded without isolation"
 
 
 def _histogram(scores: list[float], path: Path) -> None:
@@ -112,6 +124,10 @@ def _report(graded: list[Graded], path: Path, histogram: Path) -> None:
     scores = [d["score"] for d in docs]
     lines = ["# Class report", "", f"Submissions: {len(graded)} ({sum(g.status == 'ok' for g in graded)} graded "
              f"without grader error).", ""]
+    unsafe = [g.name for g in graded if UNSAFE_WORDS in protection_of(g.doc)]
+    if unsafe:
+        lines += [f"**WARNING: {len(unsafe)} submission(s) {UNSAFE_WORDS} (--unsafe-no-sandbox): student code ran "
+                  "as the grader's user and could read the solution.**", ""]
     if scores:
         lines += [f"Score: mean {statistics.fmean(scores):.1f}, median {statistics.median(scores):g}, "
                   f"min {min(scores):g}, max {max(scores):g}.", "", f"![score histogram]({histogram.name})", "",
@@ -137,12 +153,22 @@ def _report(graded: list[Graded], path: Path, histogram: Path) -> None:
 
 
 def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = None, sandbox_user: str | None = None,
-              isolation: str | None = None) -> int:
+              isolation: str | None = None, unsafe_no_sandbox: bool = False) -> int:
+    from grader.config import load_config
+    from grader.sandbox.process import NoIsolation, SandboxSettings, protection
+
+    settings = load_config(config).with_sandbox(user=sandbox_user, isolation=isolation)
+    try:  # refuse once, before grading anything, where no sandbox can be set up (fail closed)
+        protection(SandboxSettings.from_config(settings, unsafe_no_sandbox))
+    except NoIsolation as refusal:
+        print(refusal, file=sys.stderr)
+        return 2
     entries = sorted(p for p in Path(directory).iterdir() if not p.name.startswith("."))
     out.mkdir(parents=True, exist_ok=True)
     extra = (["--config", str(Path(config).resolve())] if config else []) + \
             (["--sandbox-user", sandbox_user] if sandbox_user is not None else []) + \
-            (["--isolation", isolation] if isolation else [])
+            (["--isolation", isolation] if isolation else []) + \
+            (["--unsafe-no-sandbox"] if unsafe_no_sandbox else [])
     names = _safe_names(entries)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         graded = list(pool.map(lambda pair: _grade_one(pair[0].resolve(), pair[1], out, extra), zip(entries, names)))

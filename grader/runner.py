@@ -102,10 +102,15 @@ def _prefetch_training(subject, config: Config, sandbox) -> None:
     subject.prefetch_training(jobs, data.train_images, data.train_labels, config.training.budget(), sandbox)
 
 
-def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> int:
-    """Grade ``upload`` and write results.json to ``out``; return the process exit status."""
-    from grader.sandbox.process import Sandbox, SandboxSettings
+def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, unsafe_no_sandbox: bool = False) -> int:
+    """Grade ``upload`` and write results.json to ``out``; return the process exit status.
 
+    Raises NoIsolation, before anything is graded or written, when no sandbox can be set up and
+    ``unsafe_no_sandbox`` is false (fail closed: the CLI prints why and what to do)."""
+    from grader.sandbox.process import Sandbox, SandboxSettings, protection
+
+    settings = SandboxSettings.from_config(config, unsafe_no_sandbox)
+    in_force = f"Protection in force: {protection(settings)[0]}"
     started = time.monotonic()
     problem, internal, results, notes = None, False, None, []
     printed, dropped, events = "", 0, []
@@ -116,8 +121,7 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config) -> 
         except SubmissionError as error:
             problem = (f"Nothing was graded: {error}. Upload your models.py (on its own, in a folder or in a zip).")
         if submission is not None:
-            notes = [f"Graded file: {submission.origin}"] + submission.notes
-            settings = SandboxSettings.from_config(config)
+            notes = [f"Graded file: {submission.origin}"] + submission.notes + [in_force]
             first = Sandbox(submission.models_py, settings)
             first.start()  # before torch is imported here: the imports overlap
             trainer = Sandbox(submission.models_py, settings) if config.use_parallel_training() else None

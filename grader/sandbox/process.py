@@ -6,9 +6,11 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
   runtime (``selab_child.py``, ``selab_ops.py``, ``selab_protocol.py``); it is started with
   ``python -I -S -B``, its own session/process group, a minimal environment with a unique marker,
   and limits (address space, file size, core dumps, processes) set before any student code runs;
-- as root it runs, by default, inside Linux namespaces (grader/sandbox/jail.py) that hide the
-  grader's files and make the filesystem read-only, as an unprivileged user (``sandbox.user``, else
-  ``nobody``); where namespaces are not available, as the configured ``sandbox.user``;
+- it runs in a bubblewrap jail (grader/sandbox/bwrap.py) that shows it an allowlist of the disk
+  (system folders, the interpreter and its site-packages, its own folder; never this project), as
+  root and as an ordinary user; where bwrap cannot run and a ``sandbox.user`` is set (Gradescope's
+  containers), as that user; otherwise the grader refuses (:class:`NoIsolation`) unless told
+  ``--unsafe-no-sandbox`` (a plain child of the grader's user, for trusted code only);
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
@@ -36,22 +38,19 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import protocol, reaper
+from grader.sandbox import bwrap, protocol, reaper
 from grader.sandbox.cgroup import PidsCgroup
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent.parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py"}
-JAIL_FILE = HERE / "jail.py"
-UNPRIVILEGED_USER = "nobody"  # who the child is in the namespace jail unless sandbox.user names someone
 MARKER_VAR = "SELAB_SANDBOX"
 RUNTIME_FAILED = 86  # exit status of child.py when the grader's runtime fails before student code runs
 STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
-JAIL_FAILED = 87  # exit status of jail.py when the namespaces cannot be set up
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
 
@@ -67,6 +66,10 @@ class SandboxFailure(BaseException):
         super().__init__(message)
         self.reason = reason  # "timeout" | "crash" | "exit" | "protocol" | "import" | "budget" | "start"
         self.message = message
+
+
+class NoIsolation(Exception):
+    """No isolation can be set up here and unsafe grading was not asked for; the message says what to do."""
 
 
 class StudentCodeError(Exception):
@@ -90,14 +93,14 @@ class SandboxSettings:
     user: str = ""
     isolation: str = "auto"
     python: str = sys.executable
-    hide: tuple[str, ...] = field(default_factory=tuple)
+    unsafe_no_sandbox: bool = False  # --unsafe-no-sandbox: a plain child, for trusted code only
 
     @classmethod
-    def from_config(cls, config) -> "SandboxSettings":
+    def from_config(cls, config, unsafe_no_sandbox: bool = False) -> "SandboxSettings":
         limits = config.limits
         return cls(memory_mib=limits.memory_mib, file_mib=limits.file_mib, output_kib=limits.output_kib,
                    processes=limits.processes, message_mib=limits.message_mib, threads=config.training.threads,
-                   user=config.sandbox_user, isolation=config.isolation)
+                   user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox)
 
 
 def child_sys_path() -> list[str]:
@@ -119,39 +122,32 @@ def child_sys_path() -> list[str]:
 
 def _interpreter_paths() -> list[str]:
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable)), *site.getsitepackages()}
+             os.path.dirname(os.path.realpath(sys.executable)), *child_sys_path()}
     return sorted(p for p in paths if p)
 
 
-_isolation_probe: bool | None = None
+UNSAFE = "NONE: graded without isolation (--unsafe-no-sandbox)"
+REFUSAL = ("Refusing to grade: no sandbox can be set up on this machine ({why}). Student code would run as "
+           "you and could read the solution. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
+           "and enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade on "
+           "Gradescope, or, for trusted code only, pass --unsafe-no-sandbox.")
 
 
-def namespaces_available(python: str) -> bool:
-    """True when running as root and the namespace jail really starts (probed once per process)."""
-    global _isolation_probe
-    if _isolation_probe is None:
-        _isolation_probe = False
-        unshare = shutil.which("unshare")
-        # The jail mounts fresh tmpfs on these: an interpreter or packages living there would vanish.
-        scratch = ("/tmp", "/var/tmp", "/dev/shm")
-        on_scratch = any(os.path.realpath(p) == s or os.path.realpath(p).startswith(s + "/")
-                         for p in _interpreter_paths() + [python] for s in scratch)
-        if os.geteuid() == 0 and unshare and sys.platform.startswith("linux") and not on_scratch:
-            try:
-                probe = subprocess.run(
-                    [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc", "--kill-child",
-                     "--", python, "-I", "-S", "-c", "pass"],
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
-                _isolation_probe = probe.returncode == 0
-            except (OSError, subprocess.SubprocessError):
-                _isolation_probe = False
-    return _isolation_probe
-
-
-def default_hidden_paths() -> list[str]:
-    """Folders the child must not see in the namespace jail: the project, its parent, HOME, /autograder."""
-    paths = [str(PROJECT_ROOT), str(PROJECT_ROOT.parent), os.path.expanduser("~"), "/autograder", "/root"]
-    return [p for p in dict.fromkeys(paths) if p not in ("/", "") and os.path.isdir(p)]
+def protection(settings: SandboxSettings) -> tuple[str, "bwrap.Jail | None"]:
+    """What isolates the child: ("bwrap: ...", jail), ("user NAME", None) or (UNSAFE, None); raises
+    NoIsolation (fail closed) when none can be set up and unsafe grading was not asked for."""
+    if settings.unsafe_no_sandbox:
+        return UNSAFE, None
+    if settings.isolation == "none":
+        raise NoIsolation(REFUSAL.format(why='sandbox.isolation = "none" in the configuration'))
+    try:
+        jail = bwrap.plan(_interpreter_paths(), PROJECT_ROOT, settings.user, max(settings.file_mib, 1) << 21)
+        bwrap.probe(jail, settings.python)
+        return f"bubblewrap jail (allowlist), user {jail.user}", jail
+    except bwrap.Unavailable as error:
+        if settings.user and os.geteuid() == 0 and sys.platform.startswith("linux"):
+            return f"sandbox user {settings.user} (no bubblewrap here: {error})", None
+        raise NoIsolation(REFUSAL.format(why=error)) from None
 
 
 class _OutputDrain(threading.Thread):
@@ -225,25 +221,19 @@ class Sandbox:
                "TMPDIR": str(self.folder), MARKER_VAR: token, "OMP_NUM_THREADS": str(settings.threads),
                "MKL_NUM_THREADS": str(settings.threads)}
         popen_extra = {}
+        self.mode, jail = protection(settings)
         script = self.folder / "selab_child.py"
         command = [settings.python, "-I", "-S", "-B", "-u", str(script), json.dumps(child_settings)]
-        if settings.isolation == "auto" and namespaces_available(settings.python):
-            record = pwd.getpwnam(settings.user or UNPRIVILEGED_USER)
-            self.mode = f"namespaces, user {record.pw_name}"
-            shutil.copyfile(JAIL_FILE, self.folder / "selab_jail.py")
-            jail_settings = {
-                "stage": str(self.folder), "files": ["models.py", *RUNTIME_FILES],
-                "keep": _interpreter_paths(), "hide": list(settings.hide or default_hidden_paths()),
-                "tmpfs_bytes": max(settings.file_mib, 1) << 21, "python": settings.python,
-                "uid": record.pw_uid, "gid": record.pw_gid, "child_settings": json.dumps(child_settings),
-            }
-            env["HOME"] = env["TMPDIR"] = "/tmp/selab"
-            unshare = shutil.which("unshare")
-            command = [unshare, "--mount", "--pid", "--fork", "--net", "--ipc", "--uts", "--mount-proc",
-                       "--kill-child", "--", settings.python, "-I", "-S", "-B", "-u",
-                       str(self.folder / "selab_jail.py"), json.dumps(jail_settings)]
-        elif settings.user and os.geteuid() == 0:
-            self.mode = f"user {settings.user}"
+        if jail is not None:
+            if jail.uid is not None:  # root: the unprivileged child reads its own folder (bwrap, capless, enters it)
+                for path in [self.folder, *self.folder.iterdir()]:
+                    os.chown(path, jail.uid, jail.gid)
+                    os.chmod(path, 0o711 if path == self.folder else 0o600)
+            env["HOME"] = env["TMPDIR"] = "/tmp"
+            command = jail.command(self.folder, env, [settings.python, "-I", "-S", "-B", "-u",
+                                                      f"{bwrap.WORKDIR}/selab_child.py", json.dumps(child_settings)])
+            env = {"PATH": env["PATH"], MARKER_VAR: token}  # bwrap's own environment (--clearenv inside)
+        elif self.mode.startswith("sandbox user"):
             record = pwd.getpwnam(settings.user)
             for path in [self.folder, *self.folder.iterdir()]:
                 os.chown(path, record.pw_uid, record.pw_gid)
@@ -294,9 +284,9 @@ class Sandbox:
             message = self._death_message("while your models.py was being imported")
             code = self._exit_code
             self.stop()
-            # Our start-up failed before any student code ran. After STARTED these statuses are the
-            # student's (os._exit(86) at import must cost points, not stop the grader).
-            if code in (RUNTIME_FAILED, JAIL_FAILED) and not self._started:
+            # Before STARTED no student code has run: any death is the grader's (the runtime's, bwrap's).
+            # After it every status is the student's (os._exit(86) at import must cost points).
+            if not self._started:
                 raise RuntimeError(f"the sandbox ({self.mode}) could not start: {self.output()[0][-800:]}") from None
             raise SandboxFailure("import", message) from None
         except protocol.ProtocolError as error:
@@ -359,8 +349,8 @@ class Sandbox:
                 code = self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
-        if code is not None and self.mode.startswith("namespaces") and 128 < code < 128 + 65:
-            code = 128 - code  # the jail (process 1) reports a death by signal N as 128 + N
+        if code is not None and self.mode.startswith("bubblewrap") and 128 < code < 128 + 65:
+            code = 128 - code  # bwrap reports the child's death by signal N as 128 + N
         self._exit_code = code
         return describe_exit(code, when, self.settings)
 

@@ -147,7 +147,7 @@ def test_grade_all_writes_grades_report_and_histogram(tmp_path):
     code = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, timeout=600).returncode
     assert code == 0
     rows = (out / "grades.csv").read_text().splitlines()
-    assert rows[0].split(",") == ["submission", "score", *CLASS_ORDER, "status", "seconds"]
+    assert rows[0].split(",") == ["submission", "score", *CLASS_ORDER, "status", "seconds", "protection"]
     assert sorted(row.split(",")[0] for row in rows[1:]) == ["alice.py", "bob", "carol.zip"]
     assert all(row.split(",")[1] == "0.0" or row.split(",")[1] == "0" for row in rows[1:])
     assert (out / "score-histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

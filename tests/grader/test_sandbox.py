@@ -2,6 +2,8 @@
 submission starts is killed, including those that escaped into a new session."""
 
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,10 +12,26 @@ import pytest
 
 from grader.sandbox import reaper
 from grader.sandbox.cgroup import PidsCgroup
-from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError, namespaces_available
+from grader.sandbox import bwrap
+from grader.sandbox.process import (NoIsolation, Sandbox, SandboxFailure, SandboxSettings, StudentCodeError,
+                                    protection)
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
-MODES = ["none"] + (["auto"] if namespaces_available(SandboxSettings().python) else [])
+
+
+def _bwrap_works() -> bool:
+    try:
+        return protection(SandboxSettings())[0].startswith("bubblewrap")
+    except NoIsolation:
+        return False
+
+
+#: "none" = a plain child (--unsafe-no-sandbox); "auto" = the bubblewrap jail, where it works here.
+MODES = ["none"] + (["auto"] if _bwrap_works() else [])
+
+
+def settings_for(isolation: str, **settings) -> SandboxSettings:
+    return SandboxSettings(unsafe_no_sandbox=isolation == "none", **settings)
 
 
 def submission(tmp_path, prefix: str = "", forward_prefix: str = "") -> Path:
@@ -28,7 +46,7 @@ def submission(tmp_path, prefix: str = "", forward_prefix: str = "") -> Path:
 
 def import_failure(path: Path, isolation: str) -> SandboxFailure:
     """What waiting for a submission that dies at import raises (the test fails if it does not)."""
-    sandbox = Sandbox(path, SandboxSettings(isolation=isolation))
+    sandbox = Sandbox(path, settings_for(isolation))
     sandbox.start()
     try:
         with pytest.raises(SandboxFailure) as failure:
@@ -39,7 +57,7 @@ def import_failure(path: Path, isolation: str) -> SandboxFailure:
 
 
 def start(path: Path, isolation: str = "none", **settings) -> Sandbox:
-    sandbox = Sandbox(path, SandboxSettings(isolation=isolation, **settings))
+    sandbox = Sandbox(path, settings_for(isolation, **settings))
     sandbox.start()
     sandbox.wait_ready(time.monotonic() + 120)
     return sandbox
@@ -125,15 +143,15 @@ if {isolation == "auto"}:  # only where it must fail: never write into the real 
     try:
         open({str(project / "PWNED")!r}, "w").write("x")
         print("WROTE project")
-    except OSError as error:
-        print("WRITE", type(error).__name__)
+    except OSError:
+        print("WRITE OSError")
 """
     sandbox = start(submission(tmp_path, prefix=probe), isolation, memory_mib=4096)
     sandbox.stop()
     text = sandbox.output()[0]
     assert "HAS_PROJECT False" in text and "NO reference" in text
     assert f"AS {4096 << 20}" in text
-    if isolation == "auto":  # namespaces: the project is hidden and the filesystem read-only
+    if isolation == "auto":  # the jail: the project is not there and the filesystem read-only
         assert "READ 0" in text or "READ FileNotFoundError" in text
         assert "WRITE OSError" in text and not (project / "PWNED").exists()
 
@@ -199,7 +217,7 @@ print("FORKED", children, flush=True)
     assert not group.exists()
 
 
-@pytest.mark.skipif("auto" not in MODES, reason="needs root and working namespaces (the jail)")
+@pytest.mark.skipif(os.geteuid() != 0 or "auto" not in MODES, reason="needs root and a working bubblewrap jail")
 def test_jailed_child_is_unprivileged_and_not_process_one(tmp_path):
     """In the jail the child is `nobody` (no root-only files, /sys read-only) and not process 1, so a
     signal it sends itself acts as anywhere else (process 1 would ignore it and keep running)."""
@@ -230,3 +248,63 @@ def test_runtime_exit_statuses_from_student_code_are_the_students(tmp_path, stat
     are the submission's exit (a verdict, not an internal grader error)."""
     failure = import_failure(submission(tmp_path, prefix=f"import os\nos._exit({status})\n"), MODES[-1])
     assert failure.reason == "import" and f"status {status}" in failure.message, failure.message
+
+
+@pytest.mark.skipif("auto" not in MODES, reason="needs a working bubblewrap jail")
+def test_the_jail_shows_only_the_allowlist(tmp_path):
+    """The child sees the system, the interpreter and its own folder: not the project, not a copy of
+    the reference placed elsewhere on the disk, not HOME, not the host's /tmp, no network."""
+    copy = Path(tempfile.mkdtemp(prefix="selab-copy-", dir="/var/tmp"))
+    (copy / "models.py").write_text(REFERENCE.read_text())
+    os.chmod(copy, 0o755)
+    probe = f"""
+import os, socket
+print("ROOT", sorted(os.listdir("/")))
+for path in ({str(REFERENCE)!r}, {str(copy / "models.py")!r}, {str(tmp_path)!r}, "/root/.bashrc", "/etc/shadow"):
+    print("SEES" if os.path.exists(path) else "GONE", path)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=2)
+    print("NETWORK yes")
+except OSError:
+    print("NETWORK no")
+"""
+    try:
+        sandbox = start(submission(tmp_path, prefix=probe), "auto")
+        sandbox.stop()
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    text = sandbox.output()[0]
+    assert "SEES" not in text and text.count("GONE") == 5 and "NETWORK no" in text, text
+    shown = set(eval(text.split("ROOT ")[1].splitlines()[0]))  # noqa: S307 - our own probe's list
+    assert shown <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "tmp",
+                     "selab", "root", "work", "opt", "home", "srv"}, shown
+    assert not {"var", "sys", "boot", "mnt"} & shown, shown
+
+
+def test_no_isolation_refuses_unless_unsafe_is_asked_for(monkeypatch, tmp_path):
+    """Fail closed: isolation = "none" and a machine without bubblewrap both refuse, saying what to do;
+    --unsafe-no-sandbox is the one way to a plain child, and says so."""
+    with pytest.raises(NoIsolation, match="--unsafe-no-sandbox"):
+        protection(SandboxSettings(isolation="none"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without bwrap
+    monkeypatch.setattr(bwrap, "_probes", {})
+    with pytest.raises(NoIsolation, match="bubblewrap .bwrap. is not installed.*apt-get install bubblewrap"):
+        protection(SandboxSettings())
+    with pytest.raises(NoIsolation):
+        Sandbox(REFERENCE, SandboxSettings()).start()
+    assert "graded without isolation" in protection(SandboxSettings(unsafe_no_sandbox=True))[0]
+    if os.geteuid() == 0:  # Gradescope's fallback: no bwrap, but a sandbox user
+        assert protection(SandboxSettings(user="nobody"))[0].startswith("sandbox user nobody")
+
+
+def test_grade_refuses_without_a_sandbox(tmp_path):
+    """``python -m grader grade`` on a machine without bubblewrap: one clear message, exit 2, no results.json."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PATH=str(tmp_path))
+    out = tmp_path / "results.json"
+    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(REFERENCE), "--out", str(out)], env=env,
+                         cwd=REFERENCE.parent.parent, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and not out.exists(), (run.returncode, run.stderr[-500:])
+    assert "Refusing to grade" in run.stderr and "install bubblewrap" in run.stderr.lower(), run.stderr
