@@ -10,9 +10,9 @@ TORCH_PINS ?= $(shell if [ "$$(uname -m)" = x86_64 ]; then echo "torch==2.14.1 t
 DEMO_ARGS ?= --impl reference --out runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup data demo test bench clean gradescope-e2e
+.PHONY: setup data sandbox demo test bench clean gradescope-e2e
 
-setup: $(VENV)/.installed data
+setup: $(VENV)/.installed data sandbox
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ data:
 		echo "Installing Debian's dataset-fashion-mnist"; \
 		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
+	fi
+
+# The grader's sandbox (bubblewrap, grader/sandbox/bwrap.py): installed when we are root and apt exists.
+sandbox:
+	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing bubblewrap"; \
+		(apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+		 (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)); \
 	fi
 
 demo: setup

@@ -229,6 +229,12 @@ def prepare(name: str, entry: dict, campaign: Campaign) -> tuple[Path, Path, lis
         repo = folder / "repo"
         for part in REPO_PARTS:
             shutil.copytree(REPO / part, repo / part, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+    if "plant_copy" in entry:  # a second copy of the repository elsewhere on the disk (removed in grade_entry)
+        planted = Path(tempfile.mkdtemp(prefix=f"selab-planted-{campaign.token}-", dir=entry["plant_copy"]))
+        os.chmod(planted, 0o755)
+        for part in REPO_PARTS:
+            shutil.copytree(REPO / part, planted / part, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+        (folder / "planted").write_text(str(planted))
     source = submission_source(name, entry, campaign)
     escaped: list[Path] = []
     if "zip" in entry:
@@ -250,6 +256,8 @@ def grade_entry(name: str, entry: dict, campaign: Campaign) -> Outcome:
     run = grade(submission, out, name=name, repo=repo, extra_args=("--config", str(campaign.override)), env=campaign.env,
                 measure_rss=True, new_session=True, timeout=float(campaign.limits["submission_seconds"]) + 240)
     outcome.run = run
+    if (campaign.work / name / "planted").is_file():
+        shutil.rmtree((campaign.work / name / "planted").read_text(), ignore_errors=True)
     first_hash = hashlib.sha256(out.read_bytes()).hexdigest() if out.is_file() else None
     deadline = time.monotonic() + 3  # SIGKILL is asynchronous: give the kernel a moment
     while (left := token_processes(entry_token(name, campaign))) and time.monotonic() < deadline:
@@ -437,7 +445,7 @@ def test_real_repository_unchanged(campaign_results):
 
 
 #: Attacks graded together through the Gradescope autograder (one grading: run_autograder is slow).
-GRADESCOPE_ATTACKS = ("scan_disk", "rewrite_files", "forge_results")
+GRADESCOPE_ATTACKS = ("scan_disk", "rewrite_files", "forge_results", "import_via_path_hints", "walk_root")
 
 
 def test_gradescope_sandbox_user_cannot_reach_the_grader(campaign_results, tmp_path, request):
