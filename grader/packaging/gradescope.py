@@ -8,7 +8,10 @@ Zip root (Gradescope unpacks it into ``/autograder/source``):
   checks the interpreter (the repository's tests run it that way);
 - ``run_autograder``: run per submission; ``python -m grader grade $ROOT/submission --out
   $ROOT/results/results.json --sandbox-user USER``; the grader copies only the upload's models.py
-  and runs it in a child process as USER, who cannot read the grader's files;
+  and runs it in a child process as USER, who cannot read the grader's files: inside the bubblewrap
+  jail (grader/sandbox/bwrap.py) when the container allows it (setup.sh installs bubblewrap), else
+  as USER alone (Docker containers usually refuse the namespaces bwrap needs); results.json's
+  top-level output says which ("Protection in force: ...") and run_autograder prints it to the log;
 - ``requirements.txt``: the project's dependencies (from pyproject.toml);
 - ``grader/`` (with ``hidden/``, ``config.toml`` and the Fashion-MNIST subset in ``data/``),
   ``reference/`` and the lab's non-stub ``assignment/`` modules.
