@@ -46,6 +46,7 @@ import jsonschema  # noqa: E402
 from grader.config import load_config  # noqa: E402
 from tests.hostile.uploads import BUILDERS, UploadContext  # noqa: E402
 from tests.packaging.helpers import class_scores  # noqa: E402
+from tests.packaging.test_gradescope import READER  # noqa: E402  (the simulated root's read probe)
 
 SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (see README)
 MIRROR = "http://deb.debian.org/debian"
@@ -64,7 +65,7 @@ HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 @dataclass
 class Report:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
-    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
     def check(self, name: str, ok: bool, detail: str = "") -> bool:
         self.checks.append((name, bool(ok), detail))
@@ -230,6 +231,9 @@ def submissions() -> list[tuple[str, dict[str, bytes]]]:
     with zipfile.ZipFile(upload) as archive:
         files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     chosen.append((f"hostile/{HOSTILE_ENTRY}", files))
+    # The reference plus a probe at import that fails the import (score 0) if it can read /autograder/source.
+    reader = READER.format(root="/autograder")
+    chosen.append(("hostile/reads_grader_files", {"models.py": (reference + reader).encode()}))
     return chosen
 
 
@@ -238,6 +242,12 @@ def expectation(name: str, doc: dict, scores: dict[str, float]) -> tuple[bool, s
     config = load_config()
     full = {cls: config.class_points(cls) for cls in scores}
     observed = f"score {doc.get('score')}, per class {scores}"
+    if name == "hostile/reads_grader_files":
+        text = json.dumps(doc)
+        leaks = [word for word in ("LEAK", "CONTROL-UNREADABLE", "PROBE-BROKEN") if word in text]
+        return doc["score"] == config.total_points and not leaks, (
+            f"expected {config.total_points} (every read of /autograder/source refused, control file read); "
+            f"markers {leaks}; {observed}")
     if name == "reference":
         return doc["score"] == config.total_points, f"expected {config.total_points}; {observed}"
     if name == "stubs":
@@ -321,6 +331,18 @@ def main(argv: list[str] | None = None) -> int:
     log(f"nested bwrap in the container: as root {'works' if 'root-ok' in probe.stdout else 'refused'}; "
         f"as the sandbox user {'works' if 'user-ok' in probe.stdout else 'refused'} ({probe.stderr.strip()[:200]})")
 
+    limits = Limits(f"selab-e2e-{os.getpid()}-probe")
+    hog = run(limits.wrap(image.command(
+        "/opt/selab-venv/bin/python -c 'import os; print(\"cpus\", sorted(os.sched_getaffinity(0)), flush=True); "
+        "b = bytearray(1_000_000_000); b[::4096] = b\"x\" * len(b[::4096]); print(\"survived\")'", net=False)))
+    kills = limits.oom_kills()
+    limits.close()
+    report.check("limits bite: 1 GB allocated in the container is OOM-killed; affinity is one CPU",
+                 "survived" not in hog.stdout and kills >= 1 and "cpus [0]" in hog.stdout,
+                 f"exit {hog.returncode}, {kills} OOM kills, {hog.stdout.strip()}")
+
+    (rootfs / "autograder/control.txt").write_text("readable by everyone\n")
+    (rootfs / "autograder/control.txt").chmod(0o644)
     canaries = rootfs / CANARY_DIR.lstrip("/")
     canaries.mkdir(parents=True)
     canaries.chmod(0o1777)
@@ -331,32 +353,38 @@ def main(argv: list[str] | None = None) -> int:
         for relative, content in files.items():
             (submission / relative).parent.mkdir(parents=True, exist_ok=True)
             (submission / relative).write_bytes(content)
+        shutil.rmtree(rootfs / "autograder/results", ignore_errors=True)
+        (rootfs / "autograder/results").mkdir()  # Gradescope's harness makes it and captures stdout there
         results = rootfs / "autograder/results/results.json"
-        results.unlink(missing_ok=True)
         limits = Limits(f"selab-e2e-{os.getpid()}-{len(scores)}")
         log(f"grading {name}")
         began = time.monotonic()
         try:
             graded = run(limits.wrap(image.command("/autograder/run_autograder > /autograder/results/stdout 2>&1",
                                                    net=False, cwd="/autograder")), timeout=GRADING_TIMEOUT_S)
-            status = graded.returncode
+            status, graded_stderr = graded.returncode, graded.stderr
         except subprocess.TimeoutExpired:
-            status = "timeout"
+            status, graded_stderr = "timeout", ""
         wall = time.monotonic() - began
         peak, ooms = limits.peak_mb(), limits.oom_kills()
         limits.close()
         doc = json.loads(results.read_text()) if results.is_file() else None
         errors = sorted(validator.iter_errors(doc), key=str) if doc is not None else []
-        shutil.copy(rootfs / "autograder/results/stdout", args.work / f"grade-{name.replace('/', '-')}.log")
-        report.rows.append((name, f"{doc['score']:g}" if doc else "-", f"{wall:.1f}", f"{peak:.0f}"))
+        stdout = rootfs / "autograder/results/stdout"
+        (args.work / f"grade-{name.replace('/', '-')}.log").write_text(
+            (stdout.read_text(errors="replace") if stdout.is_file() else "") + graded_stderr)
+        found = re.search(r"Protection in force: ([^\n]*)", doc.get("output", "")) if doc else None
+        report.rows.append((name, f"{doc['score']:g}" if doc else "-", f"{wall:.1f}", f"{peak:.0f}",
+                            found.group(1)[:60] if found else "?"))
         ok = report.check(f"{name}: run_autograder exits 0, results.json valid for Gradescope, no OOM kill",
-                          status == 0 and doc is not None and not errors and ooms == 0,
+                          status == 0 and doc is not None and not errors and ooms == 0
+                          and "unsafe" not in report.rows[-1][4].lower(),
                           f"exit {status}, {len(errors)} schema errors {[e.message for e in errors[:3]]}, {ooms} OOM kills")
         if not ok or doc is None:
             continue
         scores[name] = doc["score"]
         good, detail = expectation(name, doc, class_scores(doc))
-        if name.startswith("hostile/"):
+        if name == f"hostile/{HOSTILE_ENTRY}":
             twin = f"twin/{HOSTILE[HOSTILE_ENTRY]['twin']}"
             notes = sorted(p.name for p in canaries.iterdir())
             good = doc["score"] == scores.get(twin) and not notes and "SELAB-CANARY" not in json.dumps(doc)
@@ -438,9 +466,9 @@ def finish(report: Report, setup_s: float, bare_mb: float, image_mb: float | Non
         print(f"{'student path':<28} {student_s:>8.0f} s")
     if total_s is not None:
         print(f"{'whole run':<28} {total_s:>8.0f} s")
-    print(f"\n{'submission':<28} {'score':>6} {'wall s':>8} {'peak MB':>8}")
-    for name, score, wall, peak in report.rows:
-        print(f"{name:<28} {score:>6} {wall:>8} {peak:>8}")
+    print(f"\n{'submission':<28} {'score':>6} {'wall s':>8} {'peak MB':>8}  protection in force")
+    for name, score, wall, peak, protection in report.rows:
+        print(f"{name:<28} {score:>6} {wall:>8} {peak:>8}  {protection}")
     failed = sum(1 for _, ok, _ in report.checks if not ok)
     print(f"{len(report.checks) - failed} passed, {failed} failed")
     return 1 if failed else 0
