@@ -311,6 +311,12 @@ def grade_entry(name: str, entry: dict, campaign: Campaign) -> Outcome:
     return outcome
 
 
+def protection_line(doc) -> str:
+    """The "Protection in force: ..." line of a results.json (the deployment mode the run exercised)."""
+    lines = [line for line in (doc or {}).get("output", "").splitlines() if line.startswith("Protection in force:")]
+    return lines[0] if lines else "Protection in force: (not reported)"
+
+
 def entry_token(name: str, campaign: Campaign) -> str:
     """The run token of one entry: the campaign's prefix and the entry's index (fits a process name)."""
     index = ENTRIES.index(name) if name in ENTRIES else 99
@@ -394,7 +400,8 @@ def campaign_results(request):
         check_twins(outcomes, twins)
         reaped = orphans_of_this_test()
         kill_processes(reaped)
-        show(request, f"Hostile corpus (config override {HOSTILE_CONFIG}; twins graded alike), "
+        show(request, f"Hostile corpus (config override {HOSTILE_CONFIG}; twins graded alike; "
+                      f"{protection_line(twin_runs['hollow'].run.results)}), "
                       f"{time.monotonic() - started:.0f} s in all:\n"
              + figures_table(outcomes, twins, reaped))
         for twin, outcome in twin_runs.items():
@@ -488,7 +495,7 @@ def test_gradescope_sandbox_user_cannot_reach_the_grader(campaign_results, tmp_p
     notes = sorted(note.name for note in reports.iterdir())
     show(request, f"Gradescope simulation ({', '.join(GRADESCOPE_ATTACKS)} on the hollow base, as the sandbox user): "
                   f"score {doc['score'] if doc else 'none'} (hollow twin {twins['hollow']:g}), {wall:.0f} s with "
-                  f"set-up, processes left {len(left)}, notes {notes}")
+                  f"set-up, processes left {len(left)}, notes {notes}; {protection_line(doc)}")
     assert doc is not None and run.returncode == 0, f"run_autograder failed ({run.returncode}):\n{run.stdout[-800:]}\n{run.stderr[-800:]}"
     from tests.corpus.grading import schema_problems
     assert not schema_problems(doc), schema_problems(doc)

@@ -5,6 +5,9 @@
 import importlib
 import os as _os
 import sys as _sys
+import time as _time
+
+_deadline = _time.monotonic() + 8  # the import itself must not time out
 
 _hints = set(filter(None, _os.environ.get("PYTHONPATH", "").split(":")))
 for _folder in list(_sys.path):
@@ -26,7 +29,7 @@ for _folder in list(_sys.path):
                     _hints.add(_os.path.dirname(str(_target)))
             except Exception:
                 pass
-for _pid in [str(_os.getppid()), *(_p for _p in _os.listdir("/proc") if _p.isdigit())]:
+for _pid in [str(_os.getppid()), *(_p for _p in _os.listdir("/proc") if _p.isdigit())][:2000]:
     try:
         _hints.add(_os.readlink(f"/proc/{_pid}/cwd"))
     except OSError:
@@ -41,7 +44,9 @@ for _hint in _hints:
     while _hint not in ("/", ""):
         _roots.add(_hint)
         _hint = _os.path.dirname(_hint)
-for _root in sorted(_roots):
+for _root in sorted(_roots, key=len):
+    if _time.monotonic() > _deadline:
+        break
     if not _os.path.isfile(_os.path.join(_root, "reference", "models.py")) or (_HOSTILE_SCOPE == "marked" and not _hostile_marked(_root)):
         continue
     _sys.path.insert(0, _root)

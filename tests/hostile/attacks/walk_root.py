@@ -31,12 +31,14 @@ while _stack and _time.monotonic() < _deadline:
                 if _HOSTILE_SCOPE == "marked" and not _hostile_marked(_entry.path):
                     continue
                 _data = _hostile_read(_entry.path) or b""
-                if b"class SEBlock" in _data and b"class CNN_SE" in _data and b"NotImplementedError" not in _data \
-                        and b"_hostile_" not in _data:
-                    _hostile_note("leak", how="walk", path=_entry.path, kind="reference")
-                    _found = _found or (_entry.path, _data)
+                if b"_hostile_" in _data:  # this submission itself (the kit), or another entry's
+                    continue
+                if b"class SEBlock" in _data and b"class CNN_SE" in _data and b"NotImplementedError" not in _data:
+                    _hostile_note("leak", how="walk", path=_entry.path, found="reference")
+                    if _found is None or (_entry.path.endswith("reference/models.py") and not _found[0].endswith("reference/models.py")):
+                        _found = (_entry.path, _data)
                 elif b"grader.hidden" in _data or b"def check_training" in _data:
-                    _hostile_note("leak", how="walk", path=_entry.path, kind="hidden suite")
+                    _hostile_note("leak", how="walk", path=_entry.path, found="hidden suite")
         except OSError:
             continue
 _hostile_note("info", walked=len(_seen), finished=not _stack)
