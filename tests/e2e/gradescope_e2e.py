@@ -46,7 +46,6 @@ import jsonschema  # noqa: E402
 from grader.config import load_config  # noqa: E402
 from tests.hostile.uploads import BUILDERS, UploadContext  # noqa: E402
 from tests.packaging.helpers import class_scores  # noqa: E402
-from tests.packaging.test_gradescope import READER  # noqa: E402  (the simulated root's read probe)
 
 SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (see README)
 MIRROR = "http://deb.debian.org/debian"
@@ -59,6 +58,34 @@ HOSTILE = tomllib.loads((REPO / "tests/hostile/manifest.toml").read_text())
 BUGGY = ("se_no_sigmoid", "attn_no_residual")  # core-tier corpus bugs, one per attention family
 HOSTILE_ENTRY = "zip_extras"  # a zip upload full of files that would run code if anything but models.py ran
 CANARY_DIR = "/autograder/selab-canaries"  # inside the image, world-writable
+#: Pasted after the reference: fails the import (score 0) if the child can read or list the grader's files.
+#: Refused or absent both pass (the bubblewrap jail shows no /autograder at all; the sandbox user gets EACCES);
+#: the control read of torch's own file proves the probe itself works.
+READER = """
+
+def _probe_grader_files():
+    import os
+    import torch
+    open(torch.__file__).read(10)
+    for path in ("/autograder/source/reference/models.py", "/autograder/source/grader/config.toml",
+                 "/autograder/source/grader/hidden/conftest.py", "/autograder/source/grader/data/fashion-mnist-subset.npz"):
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(300)
+        except (PermissionError, FileNotFoundError):
+            continue
+        except OSError as error:
+            raise RuntimeError(f"PROBE-BROKEN {path}: {error}") from None
+        raise RuntimeError(f"LEAK {path}: {data!r}")
+    try:
+        listing = os.listdir("/autograder/source")
+    except (PermissionError, FileNotFoundError):
+        return
+    raise RuntimeError(f"LEAK listing of /autograder/source: {listing}")
+
+
+_probe_grader_files()
+"""
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -232,8 +259,7 @@ def submissions() -> list[tuple[str, dict[str, bytes]]]:
         files = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     chosen.append((f"hostile/{HOSTILE_ENTRY}", files))
     # The reference plus a probe at import that fails the import (score 0) if it can read /autograder/source.
-    reader = READER.format(root="/autograder")
-    chosen.append(("hostile/reads_grader_files", {"models.py": (reference + reader).encode()}))
+    chosen.append(("hostile/reads_grader_files", {"models.py": (reference + READER).encode()}))
     return chosen
 
 
@@ -244,9 +270,9 @@ def expectation(name: str, doc: dict, scores: dict[str, float]) -> tuple[bool, s
     observed = f"score {doc.get('score')}, per class {scores}"
     if name == "hostile/reads_grader_files":
         text = json.dumps(doc)
-        leaks = [word for word in ("LEAK", "CONTROL-UNREADABLE", "PROBE-BROKEN") if word in text]
+        leaks = [word for word in ("LEAK", "PROBE-BROKEN") if word in text]
         return doc["score"] == config.total_points and not leaks, (
-            f"expected {config.total_points} (every read of /autograder/source refused, control file read); "
+            f"expected {config.total_points} (every read of /autograder/source refused or absent); "
             f"markers {leaks}; {observed}")
     if name == "reference":
         return doc["score"] == config.total_points, f"expected {config.total_points}; {observed}"
@@ -341,8 +367,6 @@ def main(argv: list[str] | None = None) -> int:
                  "survived" not in hog.stdout and kills >= 1 and "cpus [0]" in hog.stdout,
                  f"exit {hog.returncode}, {kills} OOM kills, {hog.stdout.strip()}")
 
-    (rootfs / "autograder/control.txt").write_text("readable by everyone\n")
-    (rootfs / "autograder/control.txt").chmod(0o644)
     canaries = rootfs / CANARY_DIR.lstrip("/")
     canaries.mkdir(parents=True)
     canaries.chmod(0o1777)
