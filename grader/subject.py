@@ -15,6 +15,9 @@ in-process (``LocalSubject``, the otter path). Both return the same plain types:
                                                       (train mode), or None when no gradient arrived
 ``short_train(class_name, kwargs, seed, images,       a fresh seeded model trained by the grader's
 labels, budget) -> dict[str, Tensor]``                loop; returns its state_dict
+``record(ref, x, train=False) -> dict``               one forward pass with hooks on every named
+                                                      submodule: {"order", "types", "inputs",
+                                                      "outputs"} (plain tensors; see ops.record)
 ``release(ref)``                                      forget a model
 ====================================================  ===============================================
 
@@ -90,6 +93,18 @@ def _param_infos(value) -> list[ParamInfo]:
         return [ParamInfo(str(p["name"]), tuple(int(d) for d in p["shape"]), bool(p["requires_grad"])) for p in value]
     except (TypeError, KeyError, ValueError):
         raise SandboxFailure("protocol", "the sandbox sent a malformed parameter list") from None
+
+
+def recording(value) -> dict:
+    """A recording sent by the child (ops.record), checked: names are strings, values tensors or None."""
+    try:
+        order = [str(name) for name in value["order"]]
+        types = {str(k): str(v) for k, v in value["types"].items()}
+        inputs = _tensor_dict(value["inputs"], "inputs", allow_none=True)
+        outputs = _tensor_dict(value["outputs"], "outputs", allow_none=True)
+    except (TypeError, KeyError, AttributeError):
+        raise SandboxFailure("protocol", "the sandbox sent a malformed recording") from None
+    return {"order": order, "types": types, "inputs": inputs, "outputs": outputs}
 
 
 class _Clock:
@@ -296,6 +311,11 @@ class RemoteSubject:
         return _tensor_dict(self._request("gradients", {"handle": ref.handle, "x": x, "grad_output": grad_output},
                                           during), "gradients", allow_none=True)
 
+    def record(self, ref: ModelRef, x: torch.Tensor, train: bool = False) -> dict:
+        self._check_ref(ref)
+        during = f"recording what each submodule of {ref.label} receives and returns"
+        return recording(self._request("record", {"handle": ref.handle, "x": x, "train": bool(train)}, during))
+
     # -------------------------------------------------------------------------- short training
     @staticmethod
     def _job_key(class_name, kwargs, seed):
@@ -453,6 +473,10 @@ class LocalSubject:
     def gradients(self, ref: ModelRef, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor | None]:
         during = f"running backward through {ref.label} on a {shape_text(x.shape)} input"
         return self._call(during, "gradients", handle=ref.handle, x=x.clone(), grad_output=grad_output.clone())
+
+    def record(self, ref: ModelRef, x: torch.Tensor, train: bool = False) -> dict:
+        during = f"recording what each submodule of {ref.label} receives and returns"
+        return self._call(during, "record", handle=ref.handle, x=x.clone(), train=train)
 
     def short_train(self, class_name: str, kwargs: dict, seed: int, images: torch.Tensor, labels: torch.Tensor,
                     budget: dict) -> dict[str, torch.Tensor]:

@@ -6,6 +6,7 @@ short training). Every verdict is computed here, in the grader, against ``refere
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import torch
 from hypothesis import strategies as st
 
 from assignment import spec
-from grader.checks import (active_config, assert_close, fail, note, random_input, reference_forward,
-                           reference_gradients, reference_model)
+from grader.checks import (CheckFailure, active_config, assert_close, collect_checks, fail, info_of, note,
+                           random_input, reference_forward, reference_gradients, reference_model)
+from grader.localise import explain, gradient_departure, hints_for, localise, reference_recording
 from grader.subject import describe_model, shape_text
 
 #: (train, grad) combinations every equivalence check runs.
@@ -150,6 +152,17 @@ def load_reference_weights(subject, case: Case):
     return model, reference
 
 
+@contextmanager
+def localised(subject, case: Case, key: str, find):
+    """A CheckFailure raised inside gains where the model parts from the reference (grader/localise.py)."""
+    try:
+        yield
+    except CheckFailure as failure:
+        name = next((info_of(f).name for f in collect_checks()
+                     if info_of(f).class_name == case.class_name and info_of(f).key == key), key)
+        raise CheckFailure(failure.message + explain(subject, case.class_name, key, name, find)) from None
+
+
 def check_reference_weights(subject, case: Case) -> None:
     config = active_config()
     model, reference = load_reference_weights(subject, case)
@@ -157,8 +170,10 @@ def check_reference_weights(subject, case: Case) -> None:
     for train, grad in MODES:
         observed = subject.forward(model, x, train=train, grad=grad)
         expected = reference_forward(reference, x, train=train, grad=grad)
-        assert_close(observed, expected, f"{case.on(mode_text(train, grad))} with the reference's weights",
-                     "the output", config)
+        with localised(subject, case, "reference_weights",
+                       lambda: localise(subject, model, reference, x, train, config)):
+            assert_close(observed, expected, f"{case.on(mode_text(train, grad))} with the reference's weights",
+                         "the output", config)
 
 
 def check_own_weights(subject, case: Case) -> None:
@@ -175,8 +190,9 @@ def check_own_weights(subject, case: Case) -> None:
     for train in (False, True):
         observed = subject.forward(model, x, train=train)
         expected = reference_forward(reference, x, train=train)
-        assert_close(observed, expected, f"{case.on(mode_text(train, False))} with your own initial weights "
-                                         "loaded into the reference", "the output", config)
+        with localised(subject, case, "own_weights", lambda: localise(subject, model, reference, x, train, config)):
+            assert_close(observed, expected, f"{case.on(mode_text(train, False))} with your own initial weights "
+                                             "loaded into the reference", "the output", config)
 
 
 def check_gradients(subject, case: Case) -> None:
@@ -187,6 +203,20 @@ def check_gradients(subject, case: Case) -> None:
     observed = subject.gradients(model, x, grad_output)
     expected = reference_gradients(reference, x, grad_output)
     where = f"{case.on('train mode')} with the reference's weights, backward of sum(output * random weights)"
+
+    def find():
+        found = localise(subject, model, reference, x, True, config)
+        if found is not None:
+            return found
+        theirs = reference_recording(reference, x, True)
+        departure = gradient_departure(observed, expected, theirs, config)
+        return None if departure is None else (departure, hints_for(departure, theirs, theirs))
+
+    with localised(subject, case, "gradients", find):
+        _compare_gradients(observed, expected, where, config)
+
+
+def _compare_gradients(observed, expected, where, config) -> None:
     for name, want in expected.items():
         if name not in observed:
             fail(f"{where}: your model has no parameter named {name}")

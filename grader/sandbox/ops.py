@@ -21,6 +21,7 @@ import torch.nn.functional as F
 CLASS_NAMES = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 MAX_MODELS = 8  # models kept alive at once; checks never need more than two
 MAX_MESSAGE = 1500
+MAX_HOOKED = 200  # submodules a recording hooks (the lab's networks have about 15)
 
 
 class StudentError(Exception):
@@ -212,6 +213,57 @@ class Operations:
         named = self._call("named_parameters()", lambda: list(model.named_parameters()))
         return {str(name): None if p.grad is None else _plain(p.grad, f"gradient of {name}") for name, p in named}
 
+    def record(self, handle: int, x, train: bool) -> dict:
+        """One forward pass with hooks on every named submodule: what each received and returned.
+
+        ``{"order": [names in call order], "types": {name: class name}, "inputs": {name: tensor},
+        "outputs": {name: tensor}}``, first call of each module only, the network's own output under
+        the name "" (its input is ``x``). Only names and plain tensors: the parent compares them with
+        the reference's (assignment/localise.py) to say where the two first part.
+        """
+        model = self._model(handle)
+        x = _input(x)
+        named = self._call("named_modules()", lambda: list(model.named_modules()))[:MAX_HOOKED]
+        order, types, inputs, outputs, hooks = [], {}, {}, {}, []
+
+        def first_tensor(value):
+            if isinstance(value, torch.Tensor):
+                return value
+            if isinstance(value, (tuple, list)):
+                return next((v for v in value if isinstance(v, torch.Tensor)), None)
+            return None
+
+        def plain(value):
+            tensor = first_tensor(value)
+            return None if tensor is None or tensor.is_complex() else _plain(tensor.float(), "a recorded tensor")
+
+        for name, module in named:
+            if not name or not isinstance(module, torch.nn.Module):
+                continue
+            name = str(name)
+
+            def before(module, args, name=name):
+                if name not in types:
+                    order.append(name)
+                    types[name] = type(module).__name__[:60]
+                    inputs[name] = plain(args)
+
+            def after(module, args, output, name=name):
+                if name not in outputs:
+                    outputs[name] = plain(output)
+
+            hooks.append(module.register_forward_pre_hook(before))
+            hooks.append(module.register_forward_hook(after))
+        try:
+            self._call("train()/eval()", model.train, bool(train))
+            with torch.no_grad():
+                out = self._call("forward", model, x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        outputs[""] = _plain(out, "forward")
+        return {"order": order, "types": types, "inputs": inputs, "outputs": outputs}
+
     def store(self, key: str, images, labels) -> None:
         """Keep training data under ``key``, so several trainings need only one transfer of it."""
         self.stored[str(key)] = (_input(images).contiguous(memory_format=torch.channels_last),
@@ -283,4 +335,4 @@ def _fastest_layout(model, sample) -> torch.memory_format:
 
 
 OPERATIONS = ("build", "release", "state_dict", "parameters", "load_state_dict", "forward", "gradients",
-              "store", "short_train")
+              "record", "store", "short_train")

@@ -1,0 +1,202 @@
+"""Where two runs of a network first part: the first submodule whose input or output differs.
+
+A *recording* is what one forward pass fed to and got from each named submodule (``record``):
+``{"order": [names in call order], "types": {...}, "inputs": {name: tensor}, "outputs": {name: tensor}}``,
+the network's own output under the name ``""``. ``first_departure(yours, theirs)`` walks the second
+recording's call order and names the first module whose input differs (a difference *between* two
+modules, e.g. a missing ReLU, shows at the input of the later one); a module whose input agrees but
+whose output does not is searched inside for a deeper culprit. ``spec_departure`` does the same
+against the shapes the lab's spec fixes (the public tests use it; the grader compares with the
+reference). Tools read the phrase "first departs from the reference at <module>".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from assignment import spec
+
+PHRASE = "first departs from the reference at"
+
+
+def record(model: torch.nn.Module, x: torch.Tensor, train: bool = False, partial: bool = False) -> dict:
+    """One forward pass of ``model`` on ``x`` with hooks on every named submodule (first call of each).
+
+    With ``partial``, a forward that raises still returns what was recorded before it raised (its
+    output is then None): a crash at ``fc`` still shows what ``fc`` received.
+    """
+    order, types, inputs, outputs, hooks = [], {}, {}, {}, []
+
+    def first_tensor(value):
+        if isinstance(value, torch.Tensor):
+            return value.detach().float().clone()
+        if isinstance(value, (tuple, list)):
+            return next((first_tensor(v) for v in value if isinstance(v, torch.Tensor)), None)
+        return None
+
+    for name, module in list(model.named_modules())[:200]:
+        if not name:
+            continue
+
+        def before(module, args, name=name):
+            if name not in types:
+                order.append(name)
+                types[name] = type(module).__name__
+                inputs[name] = first_tensor(args)
+
+        def after(module, args, output, name=name):
+            if name not in outputs:
+                outputs[name] = first_tensor(output)
+
+        hooks += [module.register_forward_pre_hook(before), module.register_forward_hook(after)]
+    try:
+        model.train(train)
+        with torch.no_grad():
+            outputs[""] = first_tensor(model(x.clone()))
+    except Exception:
+        if not partial:
+            raise
+        outputs[""] = None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return {"order": order, "types": types, "inputs": inputs, "outputs": outputs}
+
+
+def shape(tensor) -> list[int] | None:
+    return None if tensor is None else [int(d) for d in tensor.shape]
+
+
+def differs(observed, expected, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Shapes or values differ (tolerance scaled by the tensor's magnitude: intermediate maps can be large)."""
+    if observed is None or expected is None:
+        return (observed is None) != (expected is None)
+    if observed.shape != expected.shape:
+        return True
+    observed, expected = observed.double(), expected.double()
+    if not torch.isfinite(observed).all():
+        return bool(torch.isfinite(expected).all())
+    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
+    return not bool(((observed - expected).abs() <= atol * scale + rtol * expected.abs()).all())
+
+
+@dataclass
+class Departure:
+    """Where a run parts from another: ``module`` and ``where`` ("input", "output", "missing", "gradient")."""
+
+    module: str
+    where: str
+    observed: torch.Tensor | None = None
+    expected: torch.Tensor | None = None
+    previous: str | None = None  # the last module that agrees, if any
+    detail: str = ""  # for "gradient": the parameter
+
+    def describe(self, class_name: str, against: str = "the reference") -> str:
+        """The sentence for the student, e.g. "CNN_SE first departs from the reference at se1: ..."."""
+        head = f"{class_name} {PHRASE.replace('the reference', against)} {self.module}: "
+        theirs = "the reference's" if against == "the reference" else "the spec's"
+        after = f" (everything up to {self.previous} agrees)" if self.previous else ""
+        if self.where == "missing":
+            return head + f"{against} runs {self.module} here, your forward never calls it{after}"
+        if self.where == "gradient":
+            return head + (f"the forward pass agrees everywhere, but in the backward pass the gradient of "
+                           f"{self.detail} differs ({_gradient_text(self.observed, self.expected)})")
+        what = "the network's output" if self.module == "forward" else f"its {self.where}"
+        if self.module == "forward":
+            head += f"every submodule agrees{after}, so the difference lies in forward's own code; "
+            after = ""
+        if self.observed is None or self.expected is None or self.observed.shape != self.expected.shape:
+            return head + f"{what} is {shape(self.observed)}, {theirs} is {shape(self.expected)}{after}"
+        if self.where == "output" and self.module != "forward":
+            head += "its input agrees, "
+        return head + f"{what} has the right shape {shape(self.expected)} but differs by up to " \
+                      f"{_worst(self.observed, self.expected)}{after}"
+
+
+def _worst(observed: torch.Tensor, expected: torch.Tensor) -> str:
+    error = (observed.double() - expected.double()).abs()
+    index = int(error.argmax())
+    where = [int(i) for i in torch.unravel_index(torch.tensor(index), observed.shape)] if observed.dim() else []
+    return (f"{float(error.max()):.3g} (e.g. at index {where}: {float(expected.flatten()[index]):.4g} expected, "
+            f"{float(observed.flatten()[index]):.4g} yours)")
+
+
+def _gradient_text(observed, expected) -> str:
+    if observed is None:
+        return "none reaches it: its .grad is None"
+    if expected is not None and observed.shape == expected.shape:
+        return f"by up to {_worst(observed, expected)}"
+    return f"shape {shape(observed)}, expected {shape(expected)}"
+
+
+def _parent(name: str) -> str:
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
+def _scan(scope: str, yours: dict, theirs: dict, atol: float, rtol: float) -> Departure | None:
+    missing, previous = None, None
+    for name in (n for n in theirs["order"] if _parent(n) == scope):
+        if name not in yours["inputs"]:
+            missing = missing or Departure(name, "missing", previous=previous)
+            continue
+        if differs(yours["inputs"][name], theirs["inputs"][name], atol, rtol):
+            return missing or Departure(name, "input", yours["inputs"][name], theirs["inputs"][name], previous)
+        if differs(yours["outputs"].get(name), theirs["outputs"].get(name), atol, rtol):
+            deeper = _scan(name, yours, theirs, atol, rtol)
+            return missing or deeper or Departure(name, "output", yours["outputs"].get(name),
+                                                  theirs["outputs"].get(name), previous)
+        missing, previous = None, name  # a module skipped before one that agrees did not matter
+    return missing
+
+
+def first_departure(yours: dict, theirs: dict, atol: float = 1e-5, rtol: float = 1e-4) -> Departure | None:
+    """The first module (in ``theirs``' call order) where ``yours`` parts from ``theirs``; None if they agree."""
+    found = _scan("", yours, theirs, atol, rtol)
+    if found is not None:
+        return found
+    if differs(yours["outputs"].get(""), theirs["outputs"].get(""), atol, rtol):
+        called = [n for n in theirs["order"] if _parent(n) == ""]
+        return Departure("forward", "output", yours["outputs"].get(""), theirs["outputs"].get(""),
+                         called[-1] if called else None)
+    return None
+
+
+# ------------------------------------------------------------------------------ against the spec alone
+def spec_input_shapes(class_name: str, batch: int, **kwargs) -> dict[str, list[int]]:
+    """The input shape of each top-level module the lab's text fixes, in the order forward runs them."""
+    size = kwargs.get("image_size", 28)
+    half, quarter = size // 2, spec.feature_size(size)
+    shapes = {"conv1": [batch, kwargs.get("in_channels", 1), size, size]}
+    if class_name == "CNN_SE":
+        shapes["se1"] = [batch, spec.CONV1_CHANNELS, half, half]
+    shapes["conv2"] = [batch, spec.CONV1_CHANNELS, half, half]
+    if class_name == "CNN_SE":
+        shapes["se2"] = [batch, spec.CONV2_CHANNELS, quarter, quarter]
+    if class_name == "CNN_SelfAttention":
+        shapes["attn"] = [batch, spec.CONV2_CHANNELS, quarter * quarter]  # tokens are channels
+    shapes["fc"] = [batch, spec.flat_features(size)]
+    return shapes
+
+
+def spec_departure(recording: dict, class_name: str, batch: int, **kwargs) -> Departure | None:
+    """The first top-level module whose input shape is not the spec's (or that forward never calls)."""
+    previous = None
+    for name, expected in spec_input_shapes(class_name, batch, **kwargs).items():
+        if name not in recording["inputs"]:
+            return Departure(name, "missing", previous=previous)
+        observed = recording["inputs"][name]
+        if shape(observed) != expected:
+            return Departure(name, "input", observed, torch.empty(expected), previous)
+        previous = name
+    return None
+
+
+def where_it_departs(model: torch.nn.Module, class_name: str, x: torch.Tensor, **kwargs) -> str:
+    """One sentence for a failing public test: where the model first leaves the spec's shapes ("" if nowhere)."""
+    try:
+        found = spec_departure(record(model, x, partial=True), class_name, len(x), **kwargs)
+    except Exception:  # noqa: BLE001 - the test's own assertion says what failed; this only adds where
+        return ""
+    return "" if found is None else found.describe(class_name, against="the lab's spec") + "."

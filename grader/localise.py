@@ -1,0 +1,209 @@
+"""Feedback that says where a network parts from the reference, the likely cause, and only once per cause.
+
+When an equivalence check fails, the same input runs once more through the student's model (in the
+child, ``subject.record``) and the reference (here, with the same recorder, grader/sandbox/ops.py),
+with hooks on every named submodule; ``assignment.localise.first_departure`` (the helper students
+get too) names the first module whose input or output differs. A gradient that differs while the
+forward agrees is placed at the first module, in backward order, whose parameters' gradient differs.
+Hints (grader/hidden/hints.toml) are added where a predicate below finds specific evidence.
+A later check of the same class failing at the same module points to the first one instead of
+repeating it (points are unchanged: this only writes text).
+"""
+
+from __future__ import annotations
+
+import tomllib
+import weakref
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from assignment.localise import Departure, differs, first_departure
+
+HINTS_PATH = Path(__file__).resolve().parent / "hidden" / "hints.toml"
+_told: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # subject -> {class: (check key, module, name)}
+
+
+@lru_cache(maxsize=1)
+def hints() -> dict[str, dict]:
+    """The hints, by evidence name: ``text`` (with {module}), ``proof`` (the corpus entry it fires on)."""
+    with open(HINTS_PATH, "rb") as handle:
+        table = tomllib.load(handle)
+    unknown = set(table) - set(EVIDENCE)
+    if unknown:
+        raise ValueError(f"{HINTS_PATH.name}: no evidence predicate for {sorted(unknown)}")
+    return table
+
+
+def reference_recording(model: torch.nn.Module, x: torch.Tensor, train: bool) -> dict:
+    """The reference's recording, made by the very recorder the child uses on the student's model."""
+    from grader.sandbox.ops import Operations
+
+    operations = Operations(None, "reference")
+    operations.models[1] = model
+    return operations.record(1, x, train)
+
+
+# ------------------------------------------------------------------------------------------ evidence
+def _close(a, b, tol: float = 1e-4) -> bool:
+    return a is not None and b is not None and a.shape == b.shape and not differs(a, b, tol, tol)
+
+
+def _gates_of(dep: Departure, theirs: dict):
+    """The reference's SE gates [B, C] for an SE block (``se1``, or the SEBlock itself at ``forward``)."""
+    prefix = "" if dep.module == "forward" else dep.module + "."
+    return theirs["outputs"].get(prefix + "fc")
+
+
+def _se_io(dep: Departure, yours: dict):
+    name = "" if dep.module == "forward" else dep.module
+    x, out = yours["inputs"].get(name), yours["outputs"].get(name)
+    return (x, out) if x is not None and out is not None and x.dim() == 4 and x.shape == out.shape else (None, None)
+
+
+def _softmax_gates(dep, yours, theirs, context):
+    out = dep.observed
+    return (dep.where == "output" and out is not None and out.dim() == 2 and out.shape[1] > 1
+            and bool((out.sum(1) - 1).abs().max() < 1e-4))
+
+
+def _no_sigmoid(dep, yours, theirs, context):
+    return dep.where == "missing" and theirs["types"].get(dep.module) == "Sigmoid"
+
+
+def _additive_gates(dep, yours, theirs, context):
+    gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
+    return dep.where == "output" and gates is not None and x is not None and _close(out, x + gates[:, :, None, None])
+
+
+def _batch_shared_gates(dep, yours, theirs, context):
+    gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
+    return (dep.where == "output" and gates is not None and x is not None and len(x) > 1
+            and _close(out, x * gates.mean(0)[None, :, None, None]))
+
+
+def _max_squeeze(dep, yours, theirs, context):
+    x = yours["inputs"].get(dep.module)
+    return (dep.where == "output" and x is not None and x.dim() == 4 and dep.observed is not None
+            and _close(dep.observed.flatten(), x.amax((2, 3)).flatten()))
+
+
+def _after_pool(dep, yours, theirs, context):
+    o, e = dep.observed, dep.expected
+    return (dep.where == "input" and o is not None and e is not None and o.dim() == e.dim() == 4
+            and o.shape[:2] == e.shape[:2] and o.shape[2] == 2 * e.shape[2])
+
+
+def _tokens_are_channels(dep, yours, theirs, context):
+    o, e = dep.observed, dep.expected
+    return (dep.where == "input" and theirs["types"].get(dep.module) == "MultiheadAttention" and o is not None
+            and e is not None and o.dim() == e.dim() == 3
+            and (o.shape[1] != e.shape[1] or _close(o.transpose(1, 2), e)))
+
+
+def _no_residual(dep, yours, theirs, context):
+    attended = theirs["outputs"].get("attn")
+    return (dep.where == "input" and attended is not None and dep.observed is not None
+            and _close(dep.observed.flatten(1), attended.flatten(1)))
+
+
+def _reordered(dep, yours, theirs, context):
+    o, e = dep.observed, dep.expected
+    return (dep.where == "input" and o is not None and e is not None and o.shape == e.shape and o.dim() >= 2
+            and _close(o.flatten(1).sort(1).values, e.flatten(1).sort(1).values))
+
+
+def _log_probabilities(dep, yours, theirs, context):
+    out = dep.observed
+    return (dep.module == "forward" and out is not None and out.dim() == 2
+            and bool((out.double().exp().sum(1) - 1).abs().max() < 1e-4))
+
+
+def _train_only(dep, yours, theirs, context):
+    return bool(context.get("eval_agrees"))
+
+
+def _detached(dep, yours, theirs, context):
+    return dep.where == "gradient" and dep.observed is None
+
+
+EVIDENCE = {"softmax_gates": _softmax_gates, "no_sigmoid": _no_sigmoid, "additive_gates": _additive_gates,
+            "batch_shared_gates": _batch_shared_gates, "max_squeeze": _max_squeeze, "after_pool": _after_pool,
+            "tokens_are_channels": _tokens_are_channels, "no_residual": _no_residual, "reordered": _reordered,
+            "log_probabilities": _log_probabilities, "train_only": _train_only, "detached": _detached}
+
+
+def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = None) -> list[str]:
+    """The names of the hints whose evidence holds for this departure."""
+    context = context or {}
+    found = []
+    for name in hints():
+        try:
+            if EVIDENCE[name](dep, yours, theirs, context):
+                found.append(name)
+        except (RuntimeError, ValueError, IndexError, TypeError, KeyError, AttributeError):
+            continue  # odd shapes: no evidence
+    return found
+
+
+def sentence(class_name: str, dep: Departure, names: list[str]) -> str:
+    text = dep.describe(class_name)
+    texts = [hints()[name]["text"].format(module=dep.module) for name in names]
+    return text + (" — " + "; ".join(texts) if texts else "")
+
+
+# ------------------------------------------------------------------------------------------ localising
+def localise(subject, ref, reference: torch.nn.Module, x: torch.Tensor, train: bool, config) -> tuple | None:
+    """(departure, hint names) of the student's model ``ref`` against ``reference`` on ``x``; None if they agree."""
+    yours = subject.record(ref, x, train=train)
+    theirs = reference_recording(reference, x, train)
+    yours["inputs"][""] = theirs["inputs"][""] = x
+    dep = first_departure(yours, theirs, config.atol, config.rtol)
+    if dep is None:
+        return None
+    context = {}
+    if train:
+        yours_eval = subject.record(ref, x, train=False)
+        theirs_eval = reference_recording(reference, x, False)
+        context["eval_agrees"] = first_departure(yours_eval, theirs_eval, config.atol, config.rtol) is None
+    return dep, hints_for(dep, yours, theirs, context)
+
+
+def gradient_departure(observed: dict, expected: dict, theirs: dict, config) -> Departure | None:
+    """The first module, in backward order (the reverse of the reference's call order), whose gradient differs."""
+    owner = {name: name.rsplit(".", 1)[0] if "." in name else "" for name in expected}
+    rank = {module: index for index, module in enumerate(theirs["order"])}
+    for name in sorted(expected, key=lambda n: -rank.get(owner[n], -1)):
+        got, want = observed.get(name), expected[name]
+        if got is None or differs(got, want, config.atol, config.rtol):
+            module = owner[name]
+            while module and module not in rank:
+                module = module.rsplit(".", 1)[0] if "." in module else ""
+            return Departure(module or "forward", "gradient", got, want, detail=name)
+    return None
+
+
+def explain(subject, class_name: str, key: str, check_name: str, find) -> str:
+    """Text to add to a failed equivalence check: the localisation, or a pointer to the check that gave it.
+
+    ``find()`` returns (departure, hint names) or None. Nothing here may fail the check differently:
+    if the recording itself fails, the check's own message stands alone.
+    """
+    from grader.sandbox.process import SandboxFailure
+
+    try:
+        found = find()
+    except (Exception, SandboxFailure):  # noqa: BLE001 - the verdict is already made; this only explains it
+        return ""
+    if found is None:
+        return ""
+    dep, names = found
+    told = _told.setdefault(subject, {})
+    earlier = told.get(class_name)
+    if earlier is not None and earlier[0] != key and earlier[1] == dep.module:
+        return (f"\nSame cause as the failed check \"{earlier[2]}\": your {class_name} parts from the reference "
+                f"at {dep.module} (see that check's feedback).")
+    if earlier is None or earlier[0] == key:
+        told[class_name] = (key, dep.module, check_name)
+    return "\n" + sentence(class_name, dep, names)
