@@ -1,0 +1,112 @@
+"""Localisation (issue 12): every buggy corpus entry that breaks equivalence is placed at the right module,
+every hint fires on the corpus entry that proves it, and correct variants are never localised nor hinted.
+
+In-process (LocalSubject) and on one fixed case per class, so the whole corpus, extended tier included,
+runs in seconds; tests/corpus/test_corpus.py checks the same phrase in real gradings (core tier).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from assignment.localise import PHRASE, first_departure, record
+from grader.checks import random_input, reference_gradients, reference_model
+from grader.config import load_config
+from grader.localise import gradient_departure, hints, hints_for, localise, reference_recording, sentence
+from grader.subject import LocalSubject
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = ROOT / "tests" / "corpus"
+MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text())
+CONFIG = load_config()
+DEFAULTS = {"SEBlock": {"channels": 8, "reduction": 2}, "CNN_SelfAttention": {"num_heads": 7}}
+
+
+def _module(kind: str, name: str):
+    spec = importlib.util.spec_from_file_location(f"corpus_{kind}_{name}", CORPUS / "submissions" / kind / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _input(class_name: str, kwargs: dict) -> torch.Tensor:
+    if class_name == "SEBlock":
+        return random_input((2, kwargs["channels"], 3, 3), 5)
+    size = kwargs.get("image_size", 28)
+    return random_input((2, kwargs.get("in_channels", 1), size, size), 5)
+
+
+def localised(kind: str, name: str, class_name: str, kwargs: dict | None = None):
+    """(departure, hint names) for one class of one corpus file, as the checks find them; None when it agrees."""
+    kwargs = kwargs or DEFAULTS.get(class_name, {})
+    subject = LocalSubject(_module(kind, name), CONFIG)
+    reference = reference_model(class_name, kwargs, seed=3)
+    model = subject.build(class_name, kwargs, seed=4)
+    subject.load_state_dict(model, reference.state_dict())
+    x = _input(class_name, kwargs)
+    for train in (False, True):
+        found = localise(subject, model, reference, x, train, CONFIG)
+        if found is not None:
+            return found
+    grad_output = random_input(tuple(reference(x).shape), 6)
+    expected = reference_gradients(reference, x, grad_output)
+    theirs = reference_recording(reference, x, True)
+    departure = gradient_departure(subject.gradients(model, x, grad_output), expected, theirs, CONFIG)
+    return None if departure is None else (departure, hints_for(departure, theirs, theirs))
+
+
+CASES = [(name, cls, module) for name, entry in sorted(MANIFEST["buggy"].items())
+         for cls, module in entry.get("localised", {}).items()]
+
+
+@pytest.mark.parametrize("name, class_name, module", CASES, ids=[f"{n}-{c}" for n, c, _ in CASES])
+def test_buggy_entry_is_localised_at_the_right_module(name, class_name, module):
+    entry = MANIFEST["buggy"][name]
+    kwargs = entry.get("localised_config") or None
+    found = localised("buggy", name, class_name, kwargs and ({"num_heads": 8} | kwargs))
+    assert found is not None, f"{name} ({entry['why']}): no departure found in {class_name}"
+    text = sentence(class_name, *found)
+    assert found[0].module == module and f"{PHRASE} {module}:" in text, f"{name}: expected {module}, got: {text}"
+
+
+@pytest.mark.parametrize("hint", sorted(hints()))
+def test_each_hint_fires_on_the_corpus_entry_that_proves_it(hint):
+    proof = hints()[hint]["proof"]
+    entry = MANIFEST["buggy"][proof]
+    fired = []
+    for class_name in entry.get("localised", {}):
+        found = localised("buggy", proof, class_name, entry.get("localised_config"))
+        fired += found[1] if found else []
+    assert hint in fired, f"hint {hint!r} does not fire on {proof}; hints that fired: {fired}"
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST["correct"]))
+@pytest.mark.parametrize("class_name", ["CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention"])
+def test_correct_variants_get_no_localisation(name, class_name):
+    assert localised("correct", name, class_name) is None
+
+
+def test_the_child_and_the_student_helper_record_alike():
+    """ops.record (child, and the reference in the grader) and assignment.localise.record (public tests) agree."""
+    model = reference_model("CNN_SE", {})
+    x = _input("CNN_SE", {})
+    ours, theirs = reference_recording(model, x, False), record(model, x)
+    assert ours["order"] == theirs["order"] and ours["types"] == theirs["types"]
+    assert first_departure(ours, theirs) is None and first_departure(theirs, ours) is None
+
+
+def test_a_departure_between_two_modules_is_named_at_the_later_ones_input():
+    """A missing ReLU between conv2 and se2 shows at se2's input (conv2 agrees)."""
+    model = reference_model("CNN_SE", {})
+    x = _input("CNN_SE", {})
+    theirs = record(model, x)
+    yours = {key: dict(value) if isinstance(value, dict) else list(value) for key, value in theirs.items()}
+    yours["inputs"]["se2"] = yours["inputs"]["se2"] - 1.0
+    yours["outputs"][""] = yours["outputs"][""] + 1.0
+    departure = first_departure(yours, theirs)
+    assert departure.module == "se2" and departure.where == "input" and departure.previous == "conv2"
