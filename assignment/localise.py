@@ -100,6 +100,9 @@ class Departure:
         after = f" (everything up to {self.previous} agrees)" if self.previous else ""
         if self.where == "missing":
             return head + f"{against} runs {self.module} here, your forward never calls it{after}"
+        if self.where == "raised":
+            return head + f"its input has the expected shape {shape(self.expected)}, but it raised on it: " \
+                          f"check the sizes {self.module} is built with{after}"
         if self.where == "gradient":
             return head + (f"the forward pass agrees everywhere, but in the backward pass the gradient of "
                            f"{self.detail} differs ({_gradient_text(self.observed, self.expected)})")
@@ -190,6 +193,8 @@ def spec_departure(recording: dict, class_name: str, batch: int, **kwargs) -> De
         observed = recording["inputs"][name]
         if shape(observed) != expected:
             return Departure(name, "input", observed, torch.empty(expected), previous)
+        if recording["outputs"].get(name) is None and recording["outputs"].get("") is None:
+            return Departure(name, "raised", observed, torch.empty(expected), previous)
         previous = name
     return None
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from assignment import spec
+from assignment.localise import spec_input_shapes, where_it_departs
 
 # (class name, constructor kwargs) for Fashion-MNIST (1x28x28) and CIFAR-style (3x32x32) inputs.
 NETWORKS = [
@@ -27,11 +28,28 @@ def describe(name, kwargs):
 def test_network_output_shape(models, name, kwargs, train):
     model = getattr(models, name)(**kwargs).train(train)
     x = torch.randn(5, kwargs["in_channels"], kwargs["image_size"], kwargs["image_size"])
-    with torch.set_grad_enabled(train):
-        logits = model(x)
+    try:
+        with torch.set_grad_enabled(train):
+            logits = model(x)
+    except RuntimeError as error:  # a shape error: say which module got the wrong input
+        where = where_it_departs(model, name, x, **kwargs)
+        raise AssertionError(f"{describe(name, kwargs)} raised {error}" + (f"\n{where}" if where else "")) from None
     assert tuple(logits.shape) == (5, 10), (
         f"{describe(name, kwargs)} on a batch of 5 images of shape {tuple(x.shape[1:])}: expected logits of shape "
-        f"(5, 10), got {tuple(logits.shape)}. Check the flatten and the input size of self.fc."
+        f"(5, 10), got {tuple(logits.shape)}. Check the flatten and the input size of self.fc. "
+        + where_it_departs(model, name, x, **kwargs)
+    )
+
+
+@pytest.mark.parametrize("name, kwargs", NETWORKS, ids=NETWORK_IDS)
+def test_each_module_receives_the_shape_the_lab_gives_it(models, name, kwargs):
+    """conv1, se1, conv2, se2, attn and fc each get the input shape the lab's text fixes (assignment/spec.py)."""
+    model = getattr(models, name)(**kwargs).eval()
+    x = torch.randn(2, kwargs["in_channels"], kwargs["image_size"], kwargs["image_size"])
+    where = where_it_departs(model, name, x, **kwargs)
+    assert not where, (
+        f"{describe(name, kwargs)} on a batch of 2: {where} (the lab's shapes: "
+        f"{', '.join(f'{m} {s}' for m, s in spec_input_shapes(name, 2, **kwargs).items())})"
     )
 
 
