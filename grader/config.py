@@ -68,6 +68,7 @@ class Config:
     isolation: str
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
     sources: tuple[str, ...] = ()
+    feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
 
     def points_for(self, class_name: str, key: str) -> int:
         try:
@@ -184,6 +185,7 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         isolation=_isolation(sandbox["isolation"]),
         parallel_training=sandbox["parallel_training"],
         sources=tuple(sources),
+        feedback=dict(raw.get("feedback", {})),
     )
 
 

@@ -149,6 +149,10 @@ def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = 
 
 def sentence(class_name: str, dep: Departure, names: list[str]) -> str:
     text = dep.describe(class_name)
+    from grader.checks import active_config
+
+    if not (active_config().feedback or {}).get("hints", True):
+        names = []
     texts = [hints()[name]["text"].format(module=dep.module) for name in names]
     return text + (" — " + "; ".join(texts) if texts else "")
 
@@ -190,8 +194,12 @@ def explain(subject, class_name: str, key: str, check_name: str, find) -> str:
     ``find()`` returns (departure, hint names) or None. Nothing here may fail the check differently:
     if the recording itself fails, the check's own message stands alone.
     """
+    from grader.checks import active_config
     from grader.sandbox.process import SandboxFailure
 
+    policy = active_config().feedback or {}
+    if not policy.get("localise", True):
+        return ""
     try:
         found = find()
     except (Exception, SandboxFailure):  # noqa: BLE001 - the verdict is already made; this only explains it

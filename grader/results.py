@@ -53,9 +53,29 @@ def summary(results: list[CheckResult], notes: list[str], printed: str, dropped:
     return "\n".join(lines)
 
 
-def document(results: list[CheckResult], execution_time: float, output: str) -> dict:
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")  # Gradescope's values
+
+
+def visibility(config: Config, class_name: str, key: str) -> str:
+    """The Gradescope visibility of one check: ``[feedback.visibility.<Class>] <key>``, or the default."""
+    feedback = config.feedback or {}
+    value = ((feedback.get("visibility") or {}).get(class_name) or {}).get(key, "default")
+    if value == "default":
+        value = feedback.get("default_visibility", "visible")
+    if value not in VISIBILITIES:
+        raise ValueError(f"config.toml [feedback]: visibility of {class_name}.{key} is {value!r}, "
+                         f"expected one of {VISIBILITIES}")
+    return value
+
+
+def document(results: list[CheckResult], execution_time: float, output: str, config: Config | None = None) -> dict:
+    if config is None:
+        from grader.checks import active_config
+
+        config = active_config()
     tests = [{"name": r.name, "score": r.score, "max_score": r.max_score, "status": "passed" if r.passed else "failed",
-              "output": r.output if r.output else "Passed.", "visibility": "visible"} for r in results]
+              "output": r.output if r.output else "Passed.", "visibility": visibility(config, r.class_name, r.key)}
+             for r in results]
     return {"score": sum(r.score for r in results), "execution_time": round(execution_time, 2), "output": output,
             "tests": tests}
 
@@ -86,7 +106,7 @@ def validate(doc: dict) -> None:
             raise ValueError(f"each test needs exactly {sorted(TEST_KEYS)}")
         if not any(test["name"].startswith(f"{c}: ") for c in CLASS_ORDER):
             raise ValueError(f"test name {test['name']!r} does not begin with a class name and ': '")
-        if test["status"] not in ("passed", "failed") or test["visibility"] != "visible":
+        if test["status"] not in ("passed", "failed") or test["visibility"] not in VISIBILITIES:
             raise ValueError(f"bad status or visibility in {test['name']!r}")
         if not 0 <= test["score"] <= test["max_score"]:
             raise ValueError(f"score out of range in {test['name']!r}")

@@ -110,3 +110,16 @@ def test_a_departure_between_two_modules_is_named_at_the_later_ones_input():
     yours["outputs"][""] = yours["outputs"][""] + 1.0
     departure = first_departure(yours, theirs)
     assert departure.module == "se2" and departure.where == "input" and departure.previous == "conv2"
+
+
+def test_visibility_per_check_comes_from_config(tmp_path):
+    from grader.results import visibility
+
+    override = tmp_path / "my.toml"
+    override.write_text('[feedback.visibility.CNN_SE]\ntraining = "after_due_date"\n')
+    config = load_config(override)
+    assert visibility(config, "CNN_SE", "training") == "after_due_date"
+    assert visibility(config, "CNN_SE", "shapes") == visibility(CONFIG, "CNN_SE", "training") == "visible"
+    override.write_text('[feedback]\ndefault_visibility = "public"\n')
+    with pytest.raises(ValueError, match="visibility"):
+        visibility(load_config(override), "CNN_SE", "shapes")
