@@ -142,3 +142,37 @@ def test_buggy_variant_loses_points_where_it_breaks(graded, name):
         score, maximum = per_class[cls]
         assert score == maximum, (f"{name} breaks only {entry['loses']}, yet lost points in {cls} ({score}/{maximum}):\n"
                                   f"{failing_outputs(run.results, cls)}")
+
+
+PHRASE = "first departs from the reference at"
+
+
+def _localisations(results: dict, cls: str) -> list[str]:
+    """The modules named after PHRASE in the failing tests of ``cls``."""
+    found = []
+    for test in results["tests"]:
+        if test["name"].startswith(f"{cls}: ") and test["status"] != "passed":
+            text = str(test.get("output", ""))
+            found += [part.split(":", 1)[0].split()[0] for part in text.split(f"{cls} {PHRASE} ")[1:]]
+    return found
+
+
+@pytest.mark.parametrize("name", GRADED_BUGGY)
+def test_buggy_variant_feedback_names_the_module_once(graded, name):
+    """Issue 12: where the equivalence checks show it, the feedback says once where the class first departs."""
+    entry = MANIFEST["buggy"][name]
+    run = _run(graded, f"buggy-{name}")
+    for cls in CLASS_NAMES:
+        named = _localisations(run.results, cls)
+        expected = entry.get("localised", {}).get(cls)
+        if expected is None or entry.get("localised_config"):
+            assert not named or expected, f"{name}: {cls} localised at {named}, the manifest expects none"
+            continue
+        assert named == [expected], f"{name}: {cls} should be localised once at {expected}, got {named}:\n" \
+                                    f"{failing_outputs(run.results, cls)}"
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_variant_feedback_has_no_localisation(graded, name):
+    outputs = " ".join(str(t.get("output", "")) for t in _run(graded, f"correct-{name}").results["tests"])
+    assert PHRASE not in outputs
