@@ -101,9 +101,14 @@ ROOT = {root!r}
 
 
 def _probe():
-    """Raise (so the import fails and the score is 0) if anything of the grader can be read."""
+    """Raise (so the import fails and the score is 0) if anything of the grader can be read.
+
+    Refused (the sandbox user) and absent (the bubblewrap jail does not show $ROOT at all) are both
+    safe; the control read of a file the child must see (torch's own) proves the probe can read.
+    """
+    import torch
     try:
-        open(os.path.join(ROOT, "control.txt")).read()
+        open(torch.__file__).read(10)
     except OSError as error:
         raise RuntimeError(f"CONTROL-UNREADABLE: {{error}}") from None
     for path in ("source/reference/models.py", "source/grader/config.toml", "source/grader/hidden/conftest.py",
@@ -111,14 +116,14 @@ def _probe():
         try:
             with open(os.path.join(ROOT, path), "rb") as handle:
                 data = handle.read(300)
-        except PermissionError:
+        except (PermissionError, FileNotFoundError):
             continue
         except OSError as error:
             raise RuntimeError(f"PROBE-BROKEN {{path}}: {{error}}") from None
         raise RuntimeError(f"LEAK {{path}}: {{data!r}}")
     try:
         listing = os.listdir(os.path.join(ROOT, "source"))
-    except PermissionError:
+    except (PermissionError, FileNotFoundError):
         return
     raise RuntimeError(f"LEAK listing of source/: {{listing}}")
 
@@ -128,7 +133,7 @@ _probe()
 
 
 def test_reference_scores_100_and_cannot_read_the_graders_files(gradescope):
-    """The reference plus an attack at import: it keeps 100 only if every read of $ROOT/source is refused.
+    """The reference plus an attack at import: it keeps 100 only if no read of $ROOT/source succeeds.
 
     (One grading for both facts: the attack fails the import, hence every check, the moment a
     read succeeds or the probe itself is broken, and then says which in the output.)
