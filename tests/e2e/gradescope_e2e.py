@@ -168,7 +168,8 @@ class Image:
         self.rootfs = rootfs
         self.binds = binds  # (host path, path in the image, read-only)
 
-    def command(self, script: str, *, net: bool = True, cwd: str = "/", user_env: dict | None = None) -> list[str]:
+    def command(self, script: str, *, net: bool = True, cwd: str = "/", user_env: dict | None = None,
+                without_bwrap: bool = False) -> list[str]:
         cmd = ["bwrap", "--bind", str(self.rootfs), "/", "--proc", "/proc", "--dev", "/dev",
                "--ro-bind", "/sys", "/sys", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                "--hostname", "gradescope-e2e", "--die-with-parent", "--cap-add", "ALL", "--clearenv",
@@ -182,6 +183,8 @@ class Image:
             cmd += ["--unshare-net"]
         for host, inside, read_only in self.binds:
             cmd += ["--ro-bind" if read_only else "--bind", host, inside]
+        if without_bwrap:  # a container where bubblewrap cannot run (e.g. user namespaces refused)
+            cmd += ["--ro-bind", "/bin/false", "/usr/bin/bwrap"]
         for key, value in (user_env or {}).items():
             cmd += ["--setenv", key, value]
         return cmd + ["/bin/bash", "-c", script]
@@ -241,6 +244,9 @@ class Limits:
 
 # --- submissions ----------------------------------------------------------------------------------
 
+NO_BWRAP = "hostile/reads_grader_files-no-bwrap"
+
+
 def submissions() -> list[tuple[str, dict[str, bytes]]]:
     """(name, files of /autograder/submission) in grading order; a zip upload is unpacked as Gradescope does."""
     hollow = (REPO / "tests/hostile/bases/hollow.py").read_text()
@@ -260,6 +266,8 @@ def submissions() -> list[tuple[str, dict[str, bytes]]]:
     chosen.append((f"hostile/{HOSTILE_ENTRY}", files))
     # The reference plus a probe at import that fails the import (score 0) if it can read /autograder/source.
     chosen.append(("hostile/reads_grader_files", {"models.py": (reference + READER).encode()}))
+    # The same in a container where bubblewrap cannot run: the grader must fall back to the sandbox user.
+    chosen.append((NO_BWRAP, {"models.py": (reference + READER).encode()}))
     return chosen
 
 
@@ -268,6 +276,13 @@ def expectation(name: str, doc: dict, scores: dict[str, float]) -> tuple[bool, s
     config = load_config()
     full = {cls: config.class_points(cls) for cls in scores}
     observed = f"score {doc.get('score')}, per class {scores}"
+    if name == NO_BWRAP:
+        text = json.dumps(doc)
+        leaks = [word for word in ("LEAK", "PROBE-BROKEN") if word in text]
+        fallback = "Protection in force: sandbox user" in doc.get("output", "")
+        return doc["score"] == config.total_points and not leaks and fallback, (
+            f"expected {config.total_points} with 'Protection in force: sandbox user' ({fallback}); "
+            f"markers {leaks}; {observed}")
     if name == "hostile/reads_grader_files":
         text = json.dumps(doc)
         leaks = [word for word in ("LEAK", "PROBE-BROKEN") if word in text]
@@ -385,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         began = time.monotonic()
         try:
             graded = run(limits.wrap(image.command("/autograder/run_autograder > /autograder/results/stdout 2>&1",
-                                                   net=False, cwd="/autograder")), timeout=GRADING_TIMEOUT_S)
+                                                   net=False, cwd="/autograder", without_bwrap=name == NO_BWRAP)), timeout=GRADING_TIMEOUT_S)
             status, graded_stderr = graded.returncode, graded.stderr
         except subprocess.TimeoutExpired:
             status, graded_stderr = "timeout", ""
