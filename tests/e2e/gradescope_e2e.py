@@ -505,9 +505,9 @@ def finish(report: Report, setup_s: float, bare_mb: float, image_mb: float | Non
         print(f"{'student path':<28} {student_s:>8.0f} s")
     if total_s is not None:
         print(f"{'whole run':<28} {total_s:>8.0f} s")
-    print(f"\n{'submission':<28} {'score':>6} {'wall s':>8} {'peak MB':>8}  protection in force")
+    print(f"\n{'submission':<36} {'score':>6} {'wall s':>8} {'peak MB':>8}  protection in force")
     for name, score, wall, peak, protection in report.rows:
-        print(f"{name:<28} {score:>6} {wall:>8} {peak:>8}  {protection}")
+        print(f"{name:<36} {score:>6} {wall:>8} {peak:>8}  {protection}")
     failed = sum(1 for _, ok, _ in report.checks if not ok)
     print(f"{len(report.checks) - failed} passed, {failed} failed")
     return 1 if failed else 0
