@@ -23,6 +23,7 @@ before Python starts.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
@@ -97,7 +98,9 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+@functools.lru_cache(maxsize=None)
 def _options(bwrap: str) -> frozenset[str]:
+    """The optional flags this bwrap knows (asked once per process: every sandbox start plans a jail)."""
     try:
         text = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
