@@ -45,7 +45,7 @@ import jsonschema  # noqa: E402
 
 from grader.config import load_config  # noqa: E402
 from tests.hostile.uploads import BUILDERS, UploadContext  # noqa: E402
-from tests.packaging.helpers import class_scores  # noqa: E402
+from tests.packaging.helpers import class_scores, grader_files_probe  # noqa: E402
 
 SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (see README)
 MIRROR = "http://deb.debian.org/debian"
@@ -58,34 +58,7 @@ HOSTILE = tomllib.loads((REPO / "tests/hostile/manifest.toml").read_text())
 BUGGY = ("se_no_sigmoid", "attn_no_residual")  # core-tier corpus bugs, one per attention family
 HOSTILE_ENTRY = "zip_extras"  # a zip upload full of files that would run code if anything but models.py ran
 CANARY_DIR = "/autograder/selab-canaries"  # inside the image, world-writable
-#: Pasted after the reference: fails the import (score 0) if the child can read or list the grader's files.
-#: Refused or absent both pass (the bubblewrap jail shows no /autograder at all; the sandbox user gets EACCES);
-#: the control read of torch's own file proves the probe itself works.
-READER = """
-
-def _probe_grader_files():
-    import os
-    import torch
-    open(torch.__file__).read(10)
-    for path in ("/autograder/source/reference/models.py", "/autograder/source/grader/config.toml",
-                 "/autograder/source/grader/hidden/conftest.py", "/autograder/source/grader/data/fashion-mnist-subset.npz"):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(300)
-        except (PermissionError, FileNotFoundError):
-            continue
-        except OSError as error:
-            raise RuntimeError(f"PROBE-BROKEN {path}: {error}") from None
-        raise RuntimeError(f"LEAK {path}: {data!r}")
-    try:
-        listing = os.listdir("/autograder/source")
-    except (PermissionError, FileNotFoundError):
-        return
-    raise RuntimeError(f"LEAK listing of /autograder/source: {listing}")
-
-
-_probe_grader_files()
-"""
+READER = grader_files_probe("/autograder")  # pasted after the reference (tests/packaging/helpers.py)
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 
 

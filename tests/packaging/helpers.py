@@ -192,3 +192,47 @@ class GradescopeRoot:
         run = subprocess.run([str(self.root / "run_autograder")], env={**self.env, **OFFLINE_ENV},
                              capture_output=True, text=True, timeout=timeout)
         return run, json.loads(results.read_text()) if results.is_file() else None
+
+
+_READER = '''
+import os
+
+ROOT = {root!r}
+
+
+def _probe():
+    """Raise (so the import fails and the score is 0) if anything of the grader can be read.
+
+    Refused (the sandbox user) and absent (the bubblewrap jail does not show $ROOT at all) are both
+    safe; the control read of a file the child must see (torch's own) proves the probe can read.
+    """
+    import torch
+    try:
+        open(torch.__file__).read(10)
+    except OSError as error:
+        raise RuntimeError(f"CONTROL-UNREADABLE: {{error}}") from None
+    for path in ("source/reference/models.py", "source/grader/config.toml", "source/grader/hidden/conftest.py",
+                 "source/grader/data/fashion-mnist-subset.npz"):
+        try:
+            with open(os.path.join(ROOT, path), "rb") as handle:
+                data = handle.read(300)
+        except (PermissionError, FileNotFoundError):
+            continue
+        except OSError as error:
+            raise RuntimeError(f"PROBE-BROKEN {{path}}: {{error}}") from None
+        raise RuntimeError(f"LEAK {{path}}: {{data!r}}")
+    try:
+        listing = os.listdir(os.path.join(ROOT, "source"))
+    except (PermissionError, FileNotFoundError):
+        return
+    raise RuntimeError(f"LEAK listing of source/: {{listing}}")
+
+
+_probe()
+'''
+
+
+def grader_files_probe(root: str) -> str:
+    """Code to paste after a submission: its import fails (score 0) if the child can read or list anything of
+    ``root``/source. Refused and absent both pass; a control read of torch's own file proves the probe works."""
+    return _READER.format(root=root)

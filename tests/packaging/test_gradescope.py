@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.helpers import GradescopeRoot, class_scores, submissions
+from tests.packaging.helpers import GradescopeRoot, class_scores, grader_files_probe, submissions
 from grader.config import CLASS_ORDER, load_config
 from grader.packaging.gradescope import build_autograder
 from grader.results import validate
@@ -94,42 +94,6 @@ def test_buggy_submission_loses_points_where_it_is_wrong_only(gradescope):
     assert scores["CNN_SE"] == scores["CNN_SelfAttention"] == 0
 
 
-READER = '''
-import os
-
-ROOT = {root!r}
-
-
-def _probe():
-    """Raise (so the import fails and the score is 0) if anything of the grader can be read.
-
-    Refused (the sandbox user) and absent (the bubblewrap jail does not show $ROOT at all) are both
-    safe; the control read of a file the child must see (torch's own) proves the probe can read.
-    """
-    import torch
-    try:
-        open(torch.__file__).read(10)
-    except OSError as error:
-        raise RuntimeError(f"CONTROL-UNREADABLE: {{error}}") from None
-    for path in ("source/reference/models.py", "source/grader/config.toml", "source/grader/hidden/conftest.py",
-                 "source/grader/data/fashion-mnist-subset.npz"):
-        try:
-            with open(os.path.join(ROOT, path), "rb") as handle:
-                data = handle.read(300)
-        except (PermissionError, FileNotFoundError):
-            continue
-        except OSError as error:
-            raise RuntimeError(f"PROBE-BROKEN {{path}}: {{error}}") from None
-        raise RuntimeError(f"LEAK {{path}}: {{data!r}}")
-    try:
-        listing = os.listdir(os.path.join(ROOT, "source"))
-    except (PermissionError, FileNotFoundError):
-        return
-    raise RuntimeError(f"LEAK listing of source/: {{listing}}")
-
-
-_probe()
-'''
 
 
 def test_reference_scores_100_and_cannot_read_the_graders_files(gradescope):
@@ -138,7 +102,7 @@ def test_reference_scores_100_and_cannot_read_the_graders_files(gradescope):
     (One grading for both facts: the attack fails the import, hence every check, the moment a
     read succeeds or the probe itself is broken, and then says which in the output.)
     """
-    doc = _grade(gradescope, {"models.py": submissions()["reference"] + READER.format(root=str(gradescope.root))})
+    doc = _grade(gradescope, {"models.py": submissions()["reference"] + grader_files_probe(str(gradescope.root))})
     text = json.dumps(doc)
     assert "LEAK" not in text, f"the sandbox user read the grader's files:\n{doc['output']}"
     assert "CONTROL-UNREADABLE" not in text and "PROBE-BROKEN" not in text, doc["output"]
