@@ -16,12 +16,41 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader.config import TRAINED_CLASSES, Config
 from grader.submission import SubmissionError, prepare_submission
 
 HIDDEN = Path(__file__).resolve().parent / "hidden"
+
+
+@dataclass(frozen=True)
+class Focus:
+    """Mutation mode (``python -m grader mutants``): grade only ``classes``' checks and stop at the first
+    check that loses points. A verdict there needs one lost point, not a full score; every check that
+    does run runs exactly as in ``grade``. Students' grading never uses it."""
+
+    classes: tuple[str, ...]
+    stop_at_first_loss: bool = True
+
+
+class _Only:
+    """Deselects every check outside the focused classes."""
+
+    def __init__(self, classes: tuple[str, ...]):
+        self.classes = classes
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        from grader.checks import info_of
+
+        keep, drop = [], []
+        for item in items:
+            info = info_of(getattr(item, "function", None))
+            (keep if info is not None and info.class_name in self.classes else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 class _Injector:
@@ -69,17 +98,21 @@ class _Collector:
                                         call.duration))
 
 
-def run_suite(subject, config: Config) -> list:
-    """Run grader/hidden with pytest, in this process, against ``subject``."""
+def run_suite(subject, config: Config, focus: Focus | None = None) -> list:
+    """Run grader/hidden with pytest, in this process, against ``subject`` (all of it unless ``focus``)."""
     import pytest
 
     collector = _Collector(config)
+    plugins = [_Injector(subject, config), collector]
+    options = []
+    if focus is not None:
+        plugins.append(_Only(focus.classes))
+        options = ["-x"] if focus.stop_at_first_loss else []
     previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # no third-party plugin takes part in grading
     try:
         pytest.main([str(HIDDEN), "-c", str(HIDDEN / "pytest.ini"), "--rootdir", str(HIDDEN),
-                     "-p", "no:terminal", "-p", "no:cacheprovider"],
-                    plugins=[_Injector(subject, config), collector])
+                     "-p", "no:terminal", "-p", "no:cacheprovider", *options], plugins=plugins)
     finally:
         if previous is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
@@ -102,7 +135,8 @@ def _prefetch_training(subject, config: Config, sandbox) -> None:
     subject.prefetch_training(jobs, data.train_images, data.train_labels, config.training.budget(), sandbox)
 
 
-def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, unsafe_no_sandbox: bool = False) -> int:
+def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, unsafe_no_sandbox: bool = False,
+          focus: Focus | None = None) -> int:
     """Grade ``upload`` and write results.json to ``out``; return the process exit status.
 
     Raises NoIsolation, before anything is graded or written, when no sandbox can be set up and
@@ -124,7 +158,8 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, uns
             notes = [f"Graded file: {submission.origin}"] + submission.notes + [in_force]
             first = Sandbox(submission.models_py, settings)
             first.start()  # before torch is imported here: the imports overlap
-            trainer = Sandbox(submission.models_py, settings) if config.use_parallel_training() else None
+            parallel = config.use_parallel_training() and focus is None  # mutants run in parallel jobs instead
+            trainer = Sandbox(submission.models_py, settings) if parallel else None
             if trainer is not None:
                 trainer.start()
             import torch
@@ -137,7 +172,7 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, uns
                 _prefetch_training(subject, config, trainer)
                 trainer = None  # the subject owns it now
             first = None
-            results = run_suite(subject, config)
+            results = run_suite(subject, config, focus)
     except Exception as error:  # noqa: BLE001 - still write a valid results.json
         internal = True
         problem = f"Internal grader error ({type(error).__name__}: {error}); please tell your instructor."
@@ -151,14 +186,17 @@ def grade(upload: str | os.PathLike, out: str | os.PathLike, config: Config, uns
             events = subject.events
         if submission is not None:
             submission.cleanup()
-    return _finish(out, config, started, results, problem, internal, notes, printed, dropped, events)
+    return _finish(out, config, started, results, problem, internal, notes, printed, dropped, events, focus)
 
 
-def _finish(out, config: Config, started: float, results, problem, internal, notes, printed, dropped, events) -> int:
+def _finish(out, config: Config, started: float, results, problem, internal, notes, printed, dropped, events,
+            focus: Focus | None = None) -> int:
     from grader import results as results_json
     from grader.checks import collect_checks, info_of
 
     checks = collect_checks()
+    if focus is not None:
+        checks = [c for c in checks if info_of(c).class_name in focus.classes]
     rank = {info_of(c).name: i for i, c in enumerate(checks)}
     if results is None:
         results = results_json.not_graded(checks, config, problem or "Not graded: internal grader error.")
@@ -166,7 +204,8 @@ def _finish(out, config: Config, started: float, results, problem, internal, not
         results = sorted(results, key=lambda r: rank.get(r.name, len(rank)))  # report in the lab's order
         expected = set(rank)
         got = {r.name for r in results}
-        if expected != got:
+        stopped = focus is not None and focus.stop_at_first_loss and any(not r.passed for r in results)
+        if got - expected or (expected - got and not stopped):
             internal = True
             problem = (problem or "") + f"Internal grader error: checks not reported: {sorted(expected - got)}"
             names = {r.name for r in results}
