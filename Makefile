@@ -10,7 +10,7 @@ TORCH_PINS ?= $(shell if [ "$$(uname -m)" = x86_64 ]; then echo "torch==2.14.1 t
 DEMO_ARGS ?= --impl reference --out runs/demo
 PYTEST_ARGS ?=
 
-.PHONY: setup data sandbox demo test bench clean gradescope-e2e
+.PHONY: setup data sandbox demo test bench clean gradescope-e2e mutants
 
 setup: $(VENV)/.installed data sandbox
 
@@ -50,6 +50,12 @@ bench: setup
 # limits (768 MB, one CPU); needs root, mmdebstrap and bubblewrap; minutes; not part of `make test`.
 gradescope-e2e: setup
 	$(PY) tests/e2e/gradescope_e2e.py
+
+# Mutation analysis of the hidden suite (grader/mutants): every mutant of reference/models.py graded by the
+# real grader; minutes; not part of `make test` (CI grades a fixed sample: tests/grader/test_mutants.py).
+MUTANTS_ARGS ?= --jobs 2 --out dist/mutants
+mutants: setup
+	$(PY) -m grader mutants $(MUTANTS_ARGS)
 
 clean:
 	rm -rf runs dist bench/results.json .pytest_cache .hypothesis

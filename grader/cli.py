@@ -6,6 +6,8 @@ grade-all DIR --out OUTDIR [--jobs N] every entry of DIR -> OUTDIR/<name>/result
 build-subset [--data-dir DIR]          the bundled Fashion-MNIST subset (grader/data/, gitignored)
 calibrate [--seeds 20]                 short-training accuracy of the reference over seeds ->
                                       grader/calibration.json (``--write-config`` updates thresholds)
+mutants --out DIR [--sample N] [--seed S] [--jobs J] [--classes C ...]
+                                      mutation analysis of the hidden suite -> DIR/mutants.json, mutants.md
 handout | autograder | otter --out F  packaging (grader/packaging)
 
 Every command takes ``--config FILE`` (a partial TOML merged over grader/config.toml; also
@@ -72,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--write-config", action="store_true",
                            help="also write the suggested thresholds into grader/config.toml")
 
+    mutants = with_config(commands.add_parser("mutants", help="mutation analysis of the hidden suite"))
+    mutants.add_argument("--out", required=True, help="folder for mutants.json and mutants.md")
+    mutants.add_argument("--sample", type=int, default=None, help="grade a seeded sample of N mutants")
+    mutants.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    mutants.add_argument("--jobs", type=int, default=1, help="mutants graded at once (default 1)")
+    mutants.add_argument("--classes", nargs="+", default=None, metavar="CLASS",
+                         help="only mutants of these classes (CNN_Base SEBlock CNN_SE CNN_SelfAttention '(module)')")
+    mutants.add_argument("--ids", nargs="+", default=None, metavar="ID", help="only these mutants (ids of mutants.json)")
+    mutants.add_argument("--keep", action="store_true", help="keep every mutant's models.py, results.json, log in DIR/work")
+
     for name, (_, _, default, text) in PACKAGING.items():
         sub = commands.add_parser(name, help=f"build {text}")
         sub.add_argument("--out", default=default)
@@ -119,6 +131,25 @@ def _emergency_results(out: str, started: float, error: BaseException) -> None:
     print(doc["output"], file=sys.stderr)
 
 
+def _mutants(args) -> int:
+    from grader.mutants.campaign import run
+    from grader.sandbox.process import NoIsolation, SandboxSettings, protection
+
+    config = _config(args)
+    try:
+        protection(SandboxSettings.from_config(config))  # fail closed before anything is generated
+    except NoIsolation as refusal:
+        print(refusal, file=sys.stderr)
+        return REFUSED
+    doc = run(config, Path(args.out), args.sample, args.seed, args.jobs, args.classes, args.ids, args.keep)
+    s = doc["summary"]
+    rate = "n/a" if s["kill_rate"] is None else f"{100 * s['kill_rate']:.1f} %"
+    print(f"{s['mutants']} mutants: {s['killed']} killed, {s['survived']} survived, {s['equivalent']} equivalent, "
+          f"{s['error']} errors; kill rate {rate}; {s['wall_seconds']:.0f} s with {s['jobs']} jobs -> "
+          f"{Path(args.out) / 'mutants.md'}")
+    return 1 if s["error"] else 0
+
+
 def _packaging(command: str, out: str) -> int:
     module_name, function_name, _, text = PACKAGING[command]
     try:
@@ -151,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(build_subset(args.data_dir, Path(args.out) if args.out else SUBSET_PATH))
         return 0
+    if args.command == "mutants":
+        return _mutants(args)
     if args.command == "calibrate":
         from grader.calibrate import calibrate
 
