@@ -24,6 +24,7 @@ from typing import Callable, Iterable
 import torch
 
 from grader.config import CLASS_ORDER, Config, load_config
+from grader.sandbox.ops import INPUT_GRADIENT
 from grader.sandbox.process import SandboxFailure, StudentCodeError
 
 HIDDEN_MODULES = ("grader.hidden.test_cnn_base", "grader.hidden.test_seblock", "grader.hidden.test_cnn_se",
@@ -145,11 +146,15 @@ def reference_forward(model: torch.nn.Module, x: torch.Tensor, train: bool = Fal
 
 
 def reference_gradients(model: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The reference's gradients, as ``ops.gradients`` returns them: every parameter's, then the input's."""
     model.train(True)
     model.zero_grad(set_to_none=True)
+    leaf = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
-        (model(x.clone()) * grad_output).sum().backward()
-    return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+        (model(leaf.clone()) * grad_output).sum().backward()
+    grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    grads[INPUT_GRADIENT] = leaf.grad.detach().clone()
+    return grads
 
 
 def random_input(shape, seed: int, low: float | None = None) -> torch.Tensor:

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from assignment.localise import Departure, differs, first_departure
+from grader.sandbox.ops import INPUT_GRADIENT
 
 HINTS_PATH = Path(__file__).resolve().parent / "hidden" / "hints.toml"
 _told: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # subject -> {class: (check key, module, name)}
@@ -128,10 +129,15 @@ def _detached(dep, yours, theirs, context):
     return dep.where == "gradient" and dep.observed is None
 
 
+def _partly_detached(dep, yours, theirs, context):
+    return dep.where == "gradient" and dep.observed is not None
+
+
 EVIDENCE = {"softmax_gates": _softmax_gates, "no_sigmoid": _no_sigmoid, "additive_gates": _additive_gates,
             "batch_shared_gates": _batch_shared_gates, "max_squeeze": _max_squeeze, "after_pool": _after_pool,
             "tokens_are_channels": _tokens_are_channels, "no_residual": _no_residual, "reordered": _reordered,
-            "log_probabilities": _log_probabilities, "train_only": _train_only, "detached": _detached}
+            "log_probabilities": _log_probabilities, "train_only": _train_only, "detached": _detached,
+            "partly_detached": _partly_detached}
 
 
 def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = None) -> list[str]:
@@ -175,12 +181,21 @@ def localise(subject, ref, reference: torch.nn.Module, x: torch.Tensor, train: b
 
 
 def gradient_departure(observed: dict, expected: dict, theirs: dict, config) -> Departure | None:
-    """The first module, in backward order (the reverse of the reference's call order), whose gradient differs."""
+    """The first module, in backward order (the reverse of the reference's call order), whose gradient differs.
+
+    The input's gradient comes last and is placed at the first module called: when only it differs,
+    the gradient is cut or changed on a path from there on (e.g. a detached squeeze).
+    """
+    order = theirs["order"]
     owner = {name: name.rsplit(".", 1)[0] if "." in name else "" for name in expected}
-    rank = {module: index for index, module in enumerate(theirs["order"])}
-    for name in sorted(expected, key=lambda n: -rank.get(owner[n], -1)):
+    if INPUT_GRADIENT in owner:
+        owner[INPUT_GRADIENT] = order[0] if order else ""
+    rank = {module: index for index, module in enumerate(order)}
+    for name in sorted(expected, key=lambda n: (n == INPUT_GRADIENT, -rank.get(owner[n], -1))):
         got, want = observed.get(name), expected[name]
         if got is None or differs(got, want, config.atol, config.rtol):
+            if name == INPUT_GRADIENT:
+                return Departure(owner[name] or "forward", "gradient", got, want, detail="the input")
             module = owner[name]
             while module and module not in rank:
                 module = module.rsplit(".", 1)[0] if "." in module else ""

@@ -12,7 +12,8 @@ in-process (``LocalSubject``, the otter path). Both return the same plain types:
 ``load_state_dict(ref, state)``                       strict load (a mismatch is the student's error)
 ``forward(ref, x, train=False, grad=False) -> Tensor`` output in train()/eval() mode, with/without grad
 ``gradients(ref, x, grad_output) -> dict``            name -> grad of sum(forward(x) * grad_output)
-                                                      (train mode), or None when no gradient arrived
+                                                      (train mode), or None when no gradient arrived;
+                                                      the input's under ``ops.INPUT_GRADIENT``
 ``short_train(class_name, kwargs, seed, images,       a fresh seeded model trained by the grader's
 labels, budget) -> dict[str, Tensor]``                loop; returns its state_dict
 ``record(ref, x, train=False) -> dict``               one forward pass with hooks on every named

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from assignment import spec
 from grader.checks import (CheckFailure, active_config, assert_close, collect_checks, fail, info_of, note,
                            random_input, reference_forward, reference_gradients, reference_model)
+from grader.sandbox.ops import INPUT_GRADIENT
 from grader.localise import explain, gradient_departure, hints_for, localise, reference_recording
 from grader.subject import describe_model, shape_text
 
@@ -217,7 +218,11 @@ def check_gradients(subject, case: Case) -> None:
 
 
 def _compare_gradients(observed, expected, where, config) -> None:
+    """Every parameter's gradient, then the input's (a path cut inside the model shows only there)."""
     for name, want in expected.items():
+        if name == INPUT_GRADIENT:
+            _compare_input_gradient(observed.get(name), want, where, config)
+            continue
         if name not in observed:
             fail(f"{where}: your model has no parameter named {name}")
         got = observed[name]
@@ -227,6 +232,14 @@ def _compare_gradients(observed, expected, where, config) -> None:
         if float(want.abs().max()) > 0 and float(got.abs().max()) == 0:
             fail(f"{where}: the gradient of {name} is zero everywhere, expected a non-zero gradient")
         assert_close(got, want, where, f"the gradient of {name}", config)
+
+
+def _compare_input_gradient(got, want, where, config) -> None:
+    if got is None:
+        fail(f"{where}: no gradient flows back to the input: is the output detached (.detach(), .data, "
+             "torch.no_grad())?")
+    assert_close(got, want, where, "the gradient of the loss with respect to the input (every path from the "
+                                   "input to the output must carry gradient, none detached)", config)
 
 
 def check_training(subject, class_name: str) -> None:

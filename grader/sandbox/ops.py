@@ -22,6 +22,8 @@ CLASS_NAMES = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 MAX_MODELS = 8  # models kept alive at once; checks never need more than two
 MAX_MESSAGE = 1500
 MAX_HOOKED = 200  # submodules a recording hooks (the lab's networks have about 15)
+#: The key of the input's gradient in a gradients reply (no parameter is named so: not an identifier).
+INPUT_GRADIENT = "<input>"
 
 
 class StudentError(Exception):
@@ -191,15 +193,20 @@ class Operations:
         return _plain(out, "forward")
 
     def gradients(self, handle: int, x, grad_output) -> dict[str, torch.Tensor | None]:
-        """Gradients of ``sum(forward(x) * grad_output)`` w.r.t. every parameter, in train mode."""
+        """Gradients of ``sum(forward(x) * grad_output)`` w.r.t. every parameter and the input, in train mode.
+
+        The input's gradient (key ``INPUT_GRADIENT``) catches a path cut inside the model (e.g. a detached
+        squeeze) that leaves every parameter's gradient intact. forward gets a copy of the leaf, so a
+        forward that works in place on its input still runs.
+        """
         model = self._model(handle)
-        x, grad_output = _input(x), _input(grad_output)
+        x, grad_output = _input(x).detach().requires_grad_(True), _input(grad_output)
         self._call("train()", model.train, True)
         self._call("zero_grad()", model.zero_grad, set_to_none=True)
 
         def backward():
             with torch.enable_grad():
-                out = model(x)
+                out = model(x.clone())
                 if not isinstance(out, torch.Tensor):
                     raise StudentError("bad_return", f"forward returned {type(out).__name__}, expected a torch.Tensor")
                 if tuple(out.shape) != tuple(grad_output.shape):
@@ -211,7 +218,9 @@ class Operations:
 
         self._call("forward/backward", backward)
         named = self._call("named_parameters()", lambda: list(model.named_parameters()))
-        return {str(name): None if p.grad is None else _plain(p.grad, f"gradient of {name}") for name, p in named}
+        grads = {str(name): None if p.grad is None else _plain(p.grad, f"gradient of {name}") for name, p in named}
+        grads[INPUT_GRADIENT] = None if x.grad is None else _plain(x.grad, "gradient of the input")
+        return grads
 
     def record(self, handle: int, x, train: bool) -> dict:
         """One forward pass with hooks on every named submodule: what each received and returned.

@@ -96,9 +96,10 @@ def test_samples_are_seeded_and_in_id_order():
 
 
 # ------------------------------------------------------------------ the CI sample, through the real grader
-# A fixed sample: one mutant the shapes check kills, one the reference-weights check kills, and the
+# A fixed sample: one mutant the shapes check kills, one the reference-weights check kills, the detached
+# squeeze (only the input's gradient shows it: the one survivor of the first full run), and the
 # ReLU/max-pool swap, which survives grading and is then proven equivalent.
-CI_SAMPLE = ["shape:52:0", "activation:45:0", "reorder:15:0"]
+CI_SAMPLE = ["shape:52:0", "activation:45:0", "detach:52:0", "reorder:15:0"]
 
 
 def test_a_fixed_sample_of_mutants_gets_the_expected_verdicts(tmp_path):
@@ -112,8 +113,10 @@ def test_a_fixed_sample_of_mutants_gets_the_expected_verdicts(tmp_path):
     assert verdicts["shape:52:0"]["verdict"] == "killed" and verdicts["shape:52:0"]["lost"]
     assert verdicts["activation:45:0"]["verdict"] == "killed"
     assert all(name.startswith("SEBlock: ") for name in verdicts["activation:45:0"]["lost"])
+    assert verdicts["detach:52:0"]["verdict"] == "killed"
+    assert verdicts["detach:52:0"]["lost"] == ["SEBlock: every parameter receives the reference's gradient"]
     assert verdicts["reorder:15:0"]["verdict"] == "equivalent" and verdicts["reorder:15:0"]["score"] == 100
     s = doc["summary"]
-    assert (s["killed"], s["survived"], s["equivalent"], s["error"], s["kill_rate"]) == (2, 0, 1, 0, 1.0)
+    assert (s["killed"], s["survived"], s["equivalent"], s["error"], s["kill_rate"]) == (3, 0, 1, 0, 1.0)
     text = (tmp_path / "mutants.md").read_text()
     assert "reorder:15:0" in text and "kill rate of non-equivalent mutants 100.0 %" in text
