@@ -5,6 +5,7 @@ and the operators that matter are lab-specific (torch idioms: activations, pools
 ``bias=``, ``batch_first``, ``.detach()``, the residual). mutmut and cosmic-ray mutate whole projects,
 drive a test runner themselves and ship generic operators (numbers, comparisons, strings) that know
 nothing of torch; plugging the sandboxed grader in as their "test runner" would cost more than the
-~200 lines here. Modules: ``operators`` (what a mutant is), ``equivalence`` (the differential check),
-``grading`` (verdicts with the real grader, in parallel), ``report`` (mutants.json / mutants.md).
+~300 lines of ``operators``. Modules: ``operators`` (what a mutant is), ``equivalence`` (the differential
+check), ``grading`` (verdicts with the real grader, in parallel), ``report`` (mutants.json / mutants.md),
+``campaign`` (``python -m grader mutants``: choose, grade, check survivors, report).
 """
