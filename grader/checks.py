@@ -17,7 +17,9 @@ in the grader's process, against ``reference.models``: the subject only ever ret
 from __future__ import annotations
 
 import importlib
+import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -218,6 +220,12 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
                    f"({name})"), True, None
 
 
+def log_internal_error(check_name: str, error: BaseException) -> None:
+    """The traceback of a grader bug, for the instructor (the grader's stderr), never for results.json."""
+    text = "".join(traceback.format_exception(error))
+    print(f"grader: internal error in check {check_name!r}:\n{text}", file=sys.__stderr__, flush=True)
+
+
 def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
     """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
     config = config or active_config()
@@ -237,6 +245,8 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
     finally:
         subject.end_check()
     passed, output, internal, limit = outcome(error)
+    if internal:
+        log_internal_error(info.name, error)
     notes = take_notes()
     return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
                        output if not passed else notes, internal, limit, time.monotonic() - started)

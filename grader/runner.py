@@ -81,7 +81,7 @@ class _Collector:
         take_notes()
 
     def pytest_runtest_makereport(self, item, call):
-        from grader.checks import CheckResult, info_of, outcome, take_notes
+        from grader.checks import CheckResult, info_of, log_internal_error, outcome, take_notes
 
         info = info_of(getattr(item, "function", None))
         if info is None or call.when not in ("setup", "call"):
@@ -90,6 +90,8 @@ class _Collector:
         if call.when == "setup" and error is None:
             return
         passed, output, internal, limit = outcome(error)
+        if internal:
+            log_internal_error(info.name, error)
         notes = take_notes()
         output = notes if passed else output
         max_score = float(self.config.points_for(info.class_name, info.key))

@@ -198,9 +198,14 @@ class RemoteSubject:
 
     def _new_sandbox(self) -> Sandbox:
         self.generation += 1
-        self.sandbox = Sandbox(self.models_py, self.settings)
-        self.sandbox.start()
-        return self.sandbox
+        sandbox = Sandbox(self.models_py, self.settings)
+        try:
+            sandbox.start()
+        except BaseException:
+            sandbox.stop()
+            raise
+        self.sandbox = sandbox
+        return sandbox
 
     def _retire(self) -> None:
         sandbox, self.sandbox = self.sandbox, None
@@ -220,7 +225,7 @@ class RemoteSubject:
             self._new_sandbox()
         try:
             self._wait_ready(self.sandbox, clock)
-        except SandboxFailure:
+        except BaseException:  # SandboxFailure, or a grader error: either way the next check starts afresh
             self._retire()
             raise
         return self.sandbox
@@ -353,6 +358,7 @@ class RemoteSubject:
                 except BaseException as error:  # noqa: B902 - handed over to the check that waits for it
                     job.error = error
                     if sandbox is not None and sandbox.process is None:  # it was stopped: keep its output
+                        sandbox.stop()  # idempotent; removes the folder of a start that failed half-way
                         with self._lock:
                             self.outputs.append(sandbox.output())
                         sandbox = None

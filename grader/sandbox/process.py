@@ -245,10 +245,12 @@ class Sandbox:
                 os.chown(self.cgroup.path / "cgroup.procs", popen_extra["user"], popen_extra["group"])
             command = self.cgroup.wrap(command)
         try:
-            self.process = subprocess.Popen(
-                command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
-                stderr=output_write, pass_fds=(request_read, reply_write), start_new_session=True,
-                close_fds=True, **popen_extra)
+            with _live_lock:  # spawned and registered at once: another thread's clean-up never takes it for an orphan
+                self.process = subprocess.Popen(
+                    command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
+                    stderr=output_write, pass_fds=(request_read, reply_write), start_new_session=True,
+                    close_fds=True, **popen_extra)
+                _live_roots.add(self.process.pid)
         except OSError as error:
             for fd in (request_read, request_write, reply_read, reply_write, output_read, output_write):
                 os.close(fd)
@@ -260,8 +262,6 @@ class Sandbox:
         self._fd_to_child, self._fd_from_child = request_write, reply_read
         os.set_blocking(self._fd_to_child, False)
         os.set_blocking(self._fd_from_child, False)
-        with _live_lock:
-            _live_roots.add(self.process.pid)
         self.drain = _OutputDrain(output_read, settings.output_kib << 10)
         self.drain.start()
 
@@ -270,6 +270,8 @@ class Sandbox:
         (``timeout`` is what to raise when ``deadline`` passes first)."""
         if self.ready:
             return
+        if self.process is None:
+            raise SandboxFailure("start", "the process running your code is not running (it was stopped)")
         try:
             _, body = protocol.read_frame(self._fd_from_child, self._limits(), deadline)
             if body == STARTED and not self._started:  # the runtime is up; next comes the import's verdict
@@ -367,9 +369,7 @@ class Sandbox:
         if self.cgroup is not None:
             self.cgroup.kill_all(1.0)
         if process is not None:
-            with _live_lock:
-                protected = set(_live_roots) - {process.pid}
-            reaper.kill_tree(process.pid, process.pid, self._marker, protected)
+            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: _live_roots - {process.pid}, _live_lock)
 
     def stop(self) -> None:
         """Kill the child and everything it started; remove its folder. Idempotent."""
@@ -378,10 +378,9 @@ class Sandbox:
         if process is not None:
             with _live_lock:
                 _live_roots.discard(process.pid)
-                protected = set(_live_roots)
             if self.cgroup is not None:
                 self.cgroup.kill_all()  # exact membership, fork bombs included
-            reaper.kill_tree(process.pid, process.pid, self._marker, protected)
+            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: set(_live_roots), _live_lock)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -12,10 +12,13 @@ every process of the namespace when its first process dies.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import threading
 import time
+from typing import Callable
 
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = None
@@ -95,21 +98,26 @@ def _reap(pid: int) -> None:
         pass
 
 
-def kill_tree(root_pid: int, pgid: int | None, marker: bytes | None, protected: set[int] = frozenset(),
+def kill_tree(root_pid: int, pgid: int | None, marker: bytes | None,
+              protected: Callable[[], set[int]] | set[int] = frozenset(), lock: threading.Lock | None = None,
               rounds: int = 50) -> int:
     """SIGKILL ``root_pid``'s process group, its descendants, marked processes and orphans re-parented to us.
 
     Repeats until a round finds nothing alive (a fork bomb keeps forking while we kill).
-    ``protected`` holds the root pids of other live sandboxes: they and their descendants are left
-    alone. ``root_pid`` itself is killed but not reaped (its ``Popen`` does that). Returns how many
+    ``protected`` holds (or returns) the root pids of other live sandboxes: they and their descendants
+    are left alone. With ``lock`` (the one held while a sandbox is spawned and registered), each round
+    reads the process table and ``protected`` under it, so a sandbox another thread is starting is
+    either registered or not yet in the table: never taken for an orphan. ``root_pid`` itself is killed but not reaped (its ``Popen`` does that). Returns how many
     processes were signalled.
     """
     me = os.getpid()
     signalled = 0
     for _ in range(rounds):
-        table = _process_table()
+        with lock if lock is not None else contextlib.nullcontext():
+            table = _process_table()
+            shielded = set(protected() if callable(protected) else protected)
         guarded = {me}
-        for pid in protected:
+        for pid in shielded:
             guarded |= {pid} | descendants(pid, table)
         targets = {pid for pid, ppid in table.items() if ppid == me}  # orphans re-parented to us
         if root_pid in table:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from grader.sandbox import reaper
 from grader.sandbox.cgroup import PidsCgroup
@@ -312,3 +313,37 @@ def test_grade_refuses_without_a_sandbox(tmp_path):
                          cwd=REFERENCE.parent.parent, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and not out.exists(), (run.returncode, run.stderr[-500:])
     assert "Refusing to grade" in run.stderr and "install bubblewrap" in run.stderr.lower(), run.stderr
+
+
+def test_a_child_that_could_not_start_is_replaced_at_the_next_call(monkeypatch, tmp_path):
+    """A grader error while a child starts (RuntimeError: 'the sandbox could not start') costs that call
+    only: the next call starts a fresh child instead of waiting on the stopped one, whose pipes are
+    closed (a suspected cause of one CI run's ValueError in every later check of hang_one_method)."""
+    from grader.config import load_config
+    from grader.subject import RemoteSubject
+
+    real_wait_ready = Sandbox.wait_ready
+    failures = iter([RuntimeError("the sandbox could not start (simulated)")])
+
+    def wait_ready_failing_once(self, deadline, timeout=None):
+        error = next(failures, None)
+        if error is not None:
+            self.stop()
+            raise error
+        return real_wait_ready(self, deadline, timeout)
+
+    monkeypatch.setattr(Sandbox, "wait_ready", wait_ready_failing_once)
+    subject = RemoteSubject(submission(tmp_path), load_config(), settings_for("auto" if "auto" in MODES else "none"))
+    try:
+        subject.start_check(60)
+        with pytest.raises(RuntimeError, match="simulated"):
+            subject.build("SEBlock", {"channels": 4})
+        subject.end_check()
+        assert subject.sandbox is None
+        subject.start_check(60)
+        model = subject.build("SEBlock", {"channels": 4})
+        out = subject.forward(model, torch.ones(1, 4, 2, 2))
+        subject.end_check()
+        assert tuple(out.shape) == (1, 4, 2, 2)
+    finally:
+        subject.close()
