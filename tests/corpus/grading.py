@@ -26,6 +26,9 @@ TOTAL_POINTS = 100
 #: Wall-clock guard for one grader call made by a test (the grader's own limits are far lower).
 CALL_TIMEOUT_S = 420
 
+#: What the grader prints (stderr) before the traceback of an internal error (grader/checks.py).
+INTERNAL_ERROR = "grader: internal error"
+
 
 @dataclass
 class GradeRun:
@@ -173,7 +176,14 @@ def grade(submission: Path, out: Path, *, name: str | None = None, repo: Path = 
             rss = int(rss_file.read_text().split()[-1]) / 1024
         except (ValueError, IndexError):
             rss = None
-    return GradeRun(name or submission.stem, returncode, wall, results, out, log.decode(errors="replace")[-3000:], rss, problems)
+    return GradeRun(name or submission.stem, returncode, wall, results, out, log_excerpt(log.decode(errors="replace")),
+                    rss, problems)
+
+
+def log_excerpt(text: str) -> str:
+    """The end of a grading's output, preceded by the first internal-error traceback the grader logged."""
+    at = text.find(INTERNAL_ERROR)
+    return (text[at:at + 2500] + "\n[...]\n" if 0 <= at < len(text) - 3000 else "") + text[-3000:]
 
 
 def grade_many(submissions: dict[str, Path], out_dir: Path, *, jobs: int = 2, **kwargs) -> dict[str, GradeRun]:

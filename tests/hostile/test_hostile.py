@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.corpus.grading import (REPO, TOTAL_POINTS, GradeRun, environment_for_grader, failing_outputs, grade,
-                                  grader_missing, show)
+from tests.corpus.grading import (INTERNAL_ERROR, REPO, TOTAL_POINTS, GradeRun, environment_for_grader,
+                                  failing_outputs, grade, grader_missing, show)
 from tests.hostile.uploads import BUILDERS, UploadContext
 
 HERE = Path(__file__).resolve().parent
@@ -270,7 +270,8 @@ def grade_entry(name: str, entry: dict, campaign: Campaign) -> Outcome:
     failures = outcome.failures
     # --- the common outcome
     if run.returncode != 0:
-        failures.append(f"grader exit status {run.returncode} (expected 0: grading completed)\n{run.log_tail[-800:]}")
+        log = run.log_tail[:2500] if run.log_tail.startswith(INTERNAL_ERROR) else run.log_tail[-800:]
+        failures.append(f"grader exit status {run.returncode} (expected 0: grading completed)\n{log}")
     if run.results is None or run.problems:
         failures.append(f"no valid results.json: {run.problems}")
     elif out.stat().st_size > MAX_RESULTS_BYTES:
