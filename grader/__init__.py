@@ -14,7 +14,8 @@ Layout
 - ``checks.py``: check metadata, verdict helpers, outcomes, ``run_checks``.
 - ``hidden/``: the hidden checks themselves (pytest + Hypothesis), one file per class.
 - ``runner.py`` / ``results.py``: grade one upload, write Gradescope's results.json.
-- ``grade_all.py``: a whole class -> grades.csv, report.md, score histogram.
+- ``classroom/``: ``grade-all``, a whole class -> grades.csv, report.md (what changed, what the class got
+  wrong), score histogram; ``warm.py``: one warm process forks one grading per submission.
 - ``subset.py`` / ``calibrate.py``: the bundled Fashion-MNIST subset and the threshold calibration.
 
 Reusing the checks elsewhere (the otter path)

@@ -1,8 +1,9 @@
 """``python -m grader``: grade, grade-all, build-subset, calibrate, and the packaging commands.
 
 grade SUBMISSION --out results.json   one upload (models.py, folder or .zip) -> Gradescope results.json
-grade-all DIR --out OUTDIR [--jobs N] every entry of DIR -> OUTDIR/<name>/results.json, grades.csv,
-                                      report.md, score-histogram.png
+grade-all DIR --out OUTDIR [--jobs N] [--previous OLD]
+                                      every entry of DIR (or a Gradescope export) -> OUTDIR/<name>/results.json,
+                                      grades.csv, report.md, score-histogram.png (+ changes.csv with --previous)
 build-subset [--data-dir DIR]          the bundled Fashion-MNIST subset (grader/data/, gitignored)
 calibrate [--seeds 20]                 short-training accuracy of the reference over seeds ->
                                       grader/calibration.json (``--write-config`` updates thresholds)
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--sandbox-user", default=None)
     grade_all.add_argument("--isolation", choices=("auto", "none"), default=None)
     grade_all.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
+    grade_all.add_argument("--previous", default=None, metavar="OLD",
+                           help="an earlier grade-all OUTDIR: also write changes.csv and what changed in report.md")
 
     subset = commands.add_parser("build-subset", help="build the bundled Fashion-MNIST subset")
     subset.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
@@ -100,22 +103,33 @@ def _config(args):
 
 
 def _grade(args) -> int:
+    return grade_upload(args.submission, args.out, lambda: _config(args), args.unsafe_no_sandbox)
+
+
+def grade_upload(upload, out, config_of, unsafe_no_sandbox: bool = False) -> int:
+    """``grade``'s whole contract for one upload, also run by each fork of ``grade-all``: results.json is
+    always written unless grading is refused (exit 2, no sandbox); the summary's first lines are printed."""
     started = time.monotonic()
     try:
         from grader.runner import grade
         from grader.sandbox.process import NoIsolation
 
-        config = _config(args)
+        config = config_of()
         try:
-            return grade(args.submission, args.out, config, args.unsafe_no_sandbox)
+            code = grade(upload, out, config, unsafe_no_sandbox)
         except NoIsolation as refusal:  # fail closed: nothing graded, no results.json
             print(refusal, file=sys.stderr)
             return REFUSED
     except BaseException as error:  # noqa: B902 - last line of defence: a valid results.json, always
         if isinstance(error, KeyboardInterrupt):
             raise
-        _emergency_results(args.out, started, error)
-        return 1
+        _emergency_results(out, started, error)
+        code = 1
+    try:
+        print(json.loads(Path(out).read_text())["output"].split("\n\n")[0])
+    except (OSError, ValueError, KeyError):
+        pass
+    return code
 
 
 def _emergency_results(out: str, started: float, error: BaseException) -> None:
@@ -165,18 +179,12 @@ def _packaging(command: str, out: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "grade":
-        code = _grade(args)
-        try:
-            doc = json.loads(Path(args.out).read_text())
-            print(doc["output"].split("\n\n")[0])
-        except (OSError, ValueError, KeyError):
-            pass
-        return code
+        return _grade(args)
     if args.command == "grade-all":
-        from grader.grade_all import grade_all
+        from grader.classroom import grade_all
 
         return grade_all(Path(args.directory), Path(args.out), args.jobs, args.config, args.sandbox_user,
-                         args.isolation, args.unsafe_no_sandbox)
+                         args.isolation, args.unsafe_no_sandbox, Path(args.previous) if args.previous else None)
     if args.command == "build-subset":
         from grader.subset import SUBSET_PATH, build_subset
 

@@ -1,16 +1,14 @@
 """Verdicts for mutants, from the real grader: one warm process forks one grading per mutant.
 
-Why fork: ``python -m grader grade`` spends ~2 s of every submission importing torch, pytest,
-hypothesis and the grader, and loading the Fashion-MNIST subset. This process does that once; each
-fork then runs :func:`grader.runner.grade` itself (sandboxed child, limits, pytest over the hidden
-suite: the same code path as a student's grading) in mutation mode (:class:`grader.runner.Focus`:
-the mutated class's checks only, stopping at the first lost point). A fork's state dies with it, so
-no mutant's grading can affect another's. No threads are started here before forking.
+The forks come from :mod:`grader.warm` (the same machinery as ``grade-all``): each runs
+:func:`grader.runner.grade` itself (sandboxed child, limits, pytest over the hidden suite: the same
+code path as a student's grading) in mutation mode (:class:`grader.runner.Focus`: the mutated
+class's checks only, stopping at the first lost point). A fork's state dies with it, so no mutant's
+grading can affect another's. No threads are started here before forking.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -23,9 +21,7 @@ from pathlib import Path
 
 from grader.config import CLASS_ORDER, Config
 from grader.mutants.operators import MODULE, REFERENCE, Mutant
-
-WARM_MODULES = ("torch", "numpy", "pytest", "hypothesis", "grader.checks", "grader.subject", "grader.runner",
-                "grader.results", "grader.localise", "grader.sandbox.process")
+from grader.warm import fork_each, log_to, warm_up
 
 
 @dataclass
@@ -54,33 +50,14 @@ def folder_name(mutant: Mutant) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", mutant.id)
 
 
-def warm_up(config: Config) -> None:
-    """Import what every grading imports, and load the subset, once, before any fork."""
-    for name in WARM_MODULES:
-        importlib.import_module(name)
-    from grader.subset import load_subset
+def _grade_in_fork(mutant: Mutant, folder: Path, config: Config) -> int:
+    """In the fork: grade the mutant as a submission (its log in ``folder``)."""
+    log_to(folder / "grader.log")
+    from grader.runner import Focus, grade
 
-    load_subset(config.training.train_images, config.training.test_images)
-
-
-def _grade_in_fork(mutant: Mutant, folder: Path, config: Config) -> None:
-    """The forked child: grade the mutant as a submission, then leave without running the parent's code."""
-    code = 1
-    try:
-        log = os.open(folder / "grader.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        from grader.runner import Focus, grade
-
-        path = folder / "models.py"
-        path.write_text(mutant.source)
-        code = grade(path, folder / "results.json", config, focus=Focus(graded_classes(mutant)))
-    except BaseException:  # noqa: B902 - report, never return into the parent's loop
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        os._exit(code)
+    path = folder / "models.py"
+    path.write_text(mutant.source)
+    return grade(path, folder / "results.json", config, focus=Focus(graded_classes(mutant)))
 
 
 def verdict_from(mutant: Mutant, folder: Path, status: int, config: Config, seconds: float) -> Verdict:
@@ -105,28 +82,17 @@ def grade_mutants(mutants: list[Mutant], work: Path, config: Config, jobs: int, 
     """Grade every mutant (``jobs`` forks at a time); verdicts in the order of ``mutants``."""
     config = replace(config, parallel_training=False)  # the jobs are the parallelism
     warm_up(config)
-    pending = list(enumerate(mutants))
-    running: dict[int, tuple[int, Mutant, Path, float]] = {}
+    folders = [work / folder_name(mutant) for mutant in mutants]
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
     verdicts: dict[int, Verdict] = {}
-    while pending or running:
-        while pending and len(running) < max(1, jobs):
-            index, mutant = pending.pop(0)
-            folder = work / folder_name(mutant)
-            folder.mkdir(parents=True, exist_ok=True)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _grade_in_fork(mutant, folder, config)
-            running[pid] = (index, mutant, folder, time.monotonic())
-        pid, status = os.wait()
-        if pid not in running:
-            continue
-        index, mutant, folder, started = running.pop(pid)
-        code = os.waitstatus_to_exitcode(status)
-        verdicts[index] = verdict_from(mutant, folder, code, config, time.monotonic() - started)
+
+    def done(index: int, mutant: Mutant, code: int, seconds: float) -> None:
+        verdicts[index] = verdict_from(mutant, folders[index], code, config, seconds)
         if progress is not None:
             progress(verdicts[index])
+
+    fork_each(mutants, jobs, lambda mutant: _grade_in_fork(mutant, work / folder_name(mutant), config), done)
     return [verdicts[i] for i in range(len(mutants))]
 
 
