@@ -25,10 +25,10 @@ from pathlib import Path
 from string import Template
 
 from grader.packaging.archive import write_zip
-from grader.packaging.project import RUNTIME_TREES, requirements_txt, runtime_files
+from grader.packaging.project import NOT_FOR_GRADING, RUNTIME_TREES, requirements_txt, runtime_files
 
-#: Not needed to grade with otter: the packaging code.
-LEAVE_OUT = ("grader/packaging",)
+#: Not needed to grade with otter: the packaging code and the mutation analysis.
+LEAVE_OUT = NOT_FOR_GRADING
 OTTER_CONFIG = {"lang": "python", "show_all_public": True}  # students see every class's feedback
 
 

@@ -49,7 +49,7 @@ def test_otter_zip_holds_the_tests_and_the_grader_support_files(otter_zip, tmp_p
                      "files/grader/otter/bridge.py", "files/grader/hidden/conftest.py", "files/reference/models.py",
                      "files/grader/data/fashion-mnist-subset.npz", "files/assignment/spec.py"):
         assert required in names, f"{required} missing from the otter zip"
-    assert not [n for n in names if n.startswith(("files/grader/packaging/", "files/grader/otter/tests/"))]
+    assert not [n for n in names if n.startswith(("files/grader/packaging/", "files/grader/mutants/"))]
     assert "files/assignment/models.py" not in names
     # otter's submission finder rejects more than one top-level .py file: support files are folders only.
     assert not [n for n in names if n.startswith("files/") and n.count("/") == 1]
