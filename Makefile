@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Torch builds that lie on this machine kind's disk (see README, "Set-up"); override on other machines,
+# Torch builds that lie on this machine kind's disk (see docs/maintainers.md, "Set-up"); override on other machines,
 # e.g. `make demo TORCH_PINS="torch torchvision"`.
 TORCH_PINS ?= $(shell if [ "$$(uname -m)" = x86_64 ]; then echo "torch==2.14.1 torchvision==0.29.1"; else echo "torch==2.9.1 torchvision==0.24.1"; fi)
 DEMO_ARGS ?= --impl reference --out runs/demo
