@@ -26,7 +26,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 HELP_SECONDS = 120
 
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_SPAN = re.compile(r"`([^`\n]+)`")
+_SPAN = re.compile(r"`([^`]+)`")
 _SEPARATOR = re.compile(r"\s*(?:&&|\|\||;|\|)\s*")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
@@ -43,17 +43,28 @@ class Command:
 
 
 def command_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, text) of every code span and every line of a code block."""
-    found, fenced, previous_blank = [], False, True
+    """(line number, text) of every code span (one may run over a line break) and every line of a code block."""
+    found, fenced, previous_blank, prose = [], False, True, []
+
+    def spans_of_paragraph():
+        joined = "\n".join(line for _, line in prose)
+        for match in _SPAN.finditer(joined):
+            found.append((prose[0][0] + joined.count("\n", 0, match.start()), " ".join(match.group(1).split())))
+        prose.clear()
+
     for number, line in enumerate(text.splitlines(), 1):
+        in_code = _FENCE.match(line) or fenced or (line.startswith("    ") and previous_blank and line.strip())
+        if in_code or not line.strip():
+            spans_of_paragraph()
         if _FENCE.match(line):
             fenced = not fenced
-        elif fenced or (line.startswith("    ") and previous_blank and line.strip()):
+        elif in_code:
             found.append((number, line.strip()))
             continue  # an indented block goes on while lines stay indented
-        else:
-            found.extend((number, span) for span in _SPAN.findall(line))
+        elif line.strip():
+            prose.append((number, line))
         previous_blank = not line.strip() or (previous_blank and line.startswith("    "))
+    spans_of_paragraph()
     return found
 
 
@@ -205,7 +216,8 @@ def test_every_relative_link_reaches_a_file_and_its_heading(path):
 
 
 SAMPLE = """
-Run `make test` or `make no-such-target`, then `SELAB_IMPL=reference .venv/bin/python -m pytest tests -q`.
+Run `make test` or `make no-such-target`, then `SELAB_IMPL=reference .venv/bin/python -m pytest
+tests -q`.
 
 ```bash
 python -m grader grade models.py --out r.json --no-such-flag   # a comment --ignored
