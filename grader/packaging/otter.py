@@ -1,10 +1,10 @@
 """The otter-grader autograder: ``python -m grader otter --out dist/otter-autograder.zip``.
 
-Stages, in a temporary folder, one otter test file per class of the grader's check list (written here
-from one template, :data:`TEST_FILE`; each runs the grader's own hidden checks of its class through
-``grader/otter/bridge.py``) and the support files every
-check needs (the grader, the reference, the lab's non-stub modules, the configuration and the
-Fashion-MNIST subset), then runs ``otter generate`` there. Otter stores support files under
+Stages, in a temporary folder, one otter test file per class of the grader's check list (written
+here from one template, :data:`TEST_FILE`; each runs the grader's own hidden checks of its class
+through ``grader/otter/bridge.py``) and the support files every check needs (the grader, the
+reference, the lab's non-stub modules, the configuration and the Fashion-MNIST subset), then runs
+``otter generate`` there. Otter stores support files under
 ``files/`` and copies them next to the submission before grading, so ``import grader`` works in
 the grading kernel. The zip is then rewritten with fixed timestamps so that builds are reproducible.
 
