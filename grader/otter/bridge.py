@@ -7,7 +7,8 @@ kernel's globals as ``env``. This module turns the checks of one class (the very
 ``grader/config.toml``: no check logic lives here.
 
 The submission is reached through ``grader.subject.LocalSubject``: the classes the student's
-script defined in ``env``, called in this process (no sandbox, no limits; see grader/otter/README.md).
+script defined in ``env``, called in this process (no sandbox, no limits; see docs/instructors.md,
+"Otter").
 """
 
 from __future__ import annotations

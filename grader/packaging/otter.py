@@ -9,7 +9,7 @@ reference, the lab's non-stub modules, the configuration and the Fashion-MNIST s
 the grading kernel. The zip is then rewritten with fixed timestamps so that builds are reproducible.
 
 Grade one submission with ``otter run -a dist/otter-autograder.zip models.py``. What this path does
-not protect against is in grader/otter/README.md.
+not protect against is in docs/instructors.md ("Otter").
 """
 
 from __future__ import annotations
