@@ -8,7 +8,7 @@ calibrate [--seeds 20]                 short-training accuracy of the reference 
                                       grader/calibration.json (``--write-config`` updates thresholds)
 mutants --out DIR [--sample N] [--seed S] [--jobs J] [--classes C ...]
                                       mutation analysis of the hidden suite -> DIR/mutants.json, mutants.md
-handout | autograder | otter --out F  packaging (grader/packaging)
+handout | autograder | otter --out F  packaging (grader/packaging); handout --guidance full|lab|outline
 
 Every command takes ``--config FILE`` (a partial TOML merged over grader/config.toml; also
 ``$SELAB_GRADER_CONFIG``). ``grade`` always writes a valid results.json and exits 0 whenever
@@ -87,7 +87,16 @@ def _parser() -> argparse.ArgumentParser:
     for name, (_, _, default, text) in PACKAGING.items():
         sub = commands.add_parser(name, help=f"build {text}")
         sub.add_argument("--out", default=default)
+    _add_guidance(commands.choices["handout"])
     return parser
+
+
+def _add_guidance(sub) -> None:
+    """``handout --guidance full | lab | outline``: how much the stubs give away (grader/packaging/stubs.py)."""
+    from grader.packaging.handout import GUIDANCE_HELP
+    from grader.packaging.stubs import DEFAULT, LEVELS
+
+    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=GUIDANCE_HELP)
 
 
 def _config(args):
@@ -150,7 +159,7 @@ def _mutants(args) -> int:
     return 1 if s["error"] else 0
 
 
-def _packaging(command: str, out: str) -> int:
+def _packaging(command: str, out: str, **options) -> int:
     module_name, function_name, _, text = PACKAGING[command]
     try:
         module = importlib.import_module(module_name)
@@ -158,7 +167,7 @@ def _packaging(command: str, out: str) -> int:
     except (ImportError, AttributeError) as error:
         print(f"cannot build {text}: {module_name}.{function_name} is not available ({error})", file=sys.stderr)
         return 2
-    print(function(Path(out)))
+    print(function(Path(out), **options))
     return 0
 
 
@@ -188,4 +197,5 @@ def main(argv: list[str] | None = None) -> int:
         from grader.calibrate import calibrate
 
         return calibrate(_config(args), args.seeds, args.margin, args.out, args.write_config)
-    return _packaging(args.command, args.out)
+    options = {"guidance": args.guidance} if args.command == "handout" else {}
+    return _packaging(args.command, args.out, **options)
