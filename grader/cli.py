@@ -2,12 +2,14 @@
 
 grade SUBMISSION --out results.json   one upload (models.py, folder or .zip) -> Gradescope results.json
 grade-all DIR --out OUTDIR [--jobs N] every entry of DIR -> OUTDIR/<name>/results.json, grades.csv,
-                                      report.md, score-histogram.png
+          [--similarity]              report.md, score-histogram.png (and OUTDIR/similarity/)
 build-subset [--data-dir DIR]          the bundled Fashion-MNIST subset (grader/data/, gitignored)
 calibrate [--seeds 20]                 short-training accuracy of the reference over seeds ->
                                       grader/calibration.json (``--write-config`` updates thresholds)
 mutants --out DIR [--sample N] [--seed S] [--jobs J] [--classes C ...]
                                       mutation analysis of the hidden suite -> DIR/mutants.json, mutants.md
+similarity DIR --out OUTDIR [--guidance L] which submissions are unusually alike -> OUTDIR/similarity.html,
+                                      similarity.csv (grader/similarity.py)
 handout | autograder | otter --out F  packaging (grader/packaging); handout --guidance full|lab|outline
 
 Every command takes ``--config FILE`` (a partial TOML merged over grader/config.toml; also
@@ -62,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--sandbox-user", default=None)
     grade_all.add_argument("--isolation", choices=("auto", "none"), default=None)
     grade_all.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
+    grade_all.add_argument("--similarity", action="store_true",
+                           help="also compare the submissions (OUTDIR/similarity/) and summarise in report.md")
 
     subset = commands.add_parser("build-subset", help="build the bundled Fashion-MNIST subset")
     subset.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
@@ -84,11 +88,34 @@ def _parser() -> argparse.ArgumentParser:
     mutants.add_argument("--ids", nargs="+", default=None, metavar="ID", help="only these mutants (ids of mutants.json)")
     mutants.add_argument("--keep", action="store_true", help="keep every mutant's models.py, results.json, log in DIR/work")
 
+    _add_similarity(commands, with_config)
+
     for name, (_, _, default, text) in PACKAGING.items():
         sub = commands.add_parser(name, help=f"build {text}")
         sub.add_argument("--out", default=default)
     _add_guidance(commands.choices["handout"])
     return parser
+
+
+def _add_similarity(commands, with_config) -> None:
+    """``similarity DIR --out OUTDIR``: pairs of submissions above the threshold (grader/similarity.py)."""
+    from grader.packaging.stubs import DEFAULT, LEVELS
+
+    sub = with_config(commands.add_parser("similarity", help="which submissions of a class are unusually alike"))
+    sub.add_argument("directory", help="one entry per submission (.py, folder or .zip), as for grade-all")
+    sub.add_argument("--out", required=True, help="folder for similarity.html, similarity.csv and sources/")
+    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT,
+                     help=f"the level of the stubs handed out, which are boilerplate (default {DEFAULT})")
+
+
+def _similarity(args) -> int:
+    from grader.similarity import CSV, HTML, THRESHOLD, similarity
+
+    flagged = similarity(Path(args.directory), Path(args.out), args.guidance, args.config)
+    for pair in flagged:
+        print(f"{pair.score:.2f}  {pair.first} ~ {pair.second}")
+    print(f"{len(flagged)} pair(s) at or above {THRESHOLD} -> {Path(args.out) / HTML}, {Path(args.out) / CSV}")
+    return 0
 
 
 def _add_guidance(sub) -> None:
@@ -185,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         from grader.grade_all import grade_all
 
         return grade_all(Path(args.directory), Path(args.out), args.jobs, args.config, args.sandbox_user,
-                         args.isolation, args.unsafe_no_sandbox)
+                         args.isolation, args.unsafe_no_sandbox, args.similarity)
     if args.command == "build-subset":
         from grader.subset import SUBSET_PATH, build_subset
 
@@ -193,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "mutants":
         return _mutants(args)
+    if args.command == "similarity":
+        return _similarity(args)
     if args.command == "calibrate":
         from grader.calibrate import calibrate
 
