@@ -93,37 +93,36 @@ def _parser() -> argparse.ArgumentParser:
     for name, (_, _, default, text) in PACKAGING.items():
         sub = commands.add_parser(name, help=f"build {text}")
         sub.add_argument("--out", default=default)
-    _add_guidance(commands.choices["handout"])
+    _add_guidance(commands.choices["handout"], "how much the stubs give away")
     return parser
 
 
 def _add_similarity(commands, with_config) -> None:
     """``similarity DIR --out OUTDIR``: pairs of submissions above the threshold (grader/similarity.py)."""
-    from grader.packaging.stubs import DEFAULT, LEVELS
-
     sub = with_config(commands.add_parser("similarity", help="which submissions of a class are unusually alike"))
     sub.add_argument("directory", help="one entry per submission (.py, folder or .zip), as for grade-all")
     sub.add_argument("--out", required=True, help="folder for similarity.html, similarity.csv and sources/")
-    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT,
-                     help=f"the level of the stubs handed out, which are boilerplate (default {DEFAULT})")
+    _add_guidance(sub, "the level of the stubs handed out, which are boilerplate")
 
 
 def _similarity(args) -> int:
     from grader.similarity import CSV, HTML, THRESHOLD, similarity
 
-    flagged = similarity(Path(args.directory), Path(args.out), args.guidance, args.config)
+    flagged = similarity(Path(args.directory), Path(args.out), getattr(args, "guidance", None), args.config)
     for pair in flagged:
         print(f"{pair.score:.2f}  {pair.first} ~ {pair.second}")
     print(f"{len(flagged)} pair(s) at or above {THRESHOLD} -> {Path(args.out) / HTML}, {Path(args.out) / CSV}")
     return 0
 
 
-def _add_guidance(sub) -> None:
-    """``handout --guidance full | lab | outline``: how much the stubs give away (grader/packaging/stubs.py)."""
-    from grader.packaging.handout import GUIDANCE_HELP
-    from grader.packaging.stubs import DEFAULT, LEVELS
-
-    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=GUIDANCE_HELP)
+def _add_guidance(sub, what: str) -> None:
+    """``--guidance full | lab | outline`` (grader/packaging/stubs.py). The autograder zips leave
+    grader/packaging out, and grading must not need it: there the option is simply absent."""
+    try:
+        from grader.packaging.stubs import DEFAULT, LEVELS, levels_help
+    except ImportError:
+        return
+    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=f"{what}: {levels_help()}")
 
 
 def _config(args):
@@ -226,5 +225,5 @@ def main(argv: list[str] | None = None) -> int:
         from grader.calibrate import calibrate
 
         return calibrate(_config(args), args.seeds, args.margin, args.out, args.write_config)
-    options = {"guidance": args.guidance} if args.command == "handout" else {}
+    options = {"guidance": args.guidance} if getattr(args, "guidance", None) else {}
     return _packaging(args.command, args.out, **options)

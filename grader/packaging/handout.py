@@ -16,17 +16,15 @@ from pathlib import Path
 
 from grader.packaging.archive import REPO_ROOT, tree_files, write_zip
 from grader.packaging.project import requirements_txt
-from grader.packaging.stubs import DEFAULT, LEVELS, render
+from grader.packaging.stubs import DEFAULT, LEVELS, levels_help, render
 
 TOP_FOLDER = "channel-attention-lab"
-GUIDANCE_HELP = "how much the stubs give away: " + "; ".join(f"{k} = {v}" for k, v in LEVELS.items()) + \
-    f" (default {DEFAULT})"
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "handout"
 
 #: (path or ``folder/**`` relative to the repository root, required). The only list of shipped files.
 ALLOWLIST: tuple[tuple[str, bool], ...] = (
     ("assignment/__init__.py", True),
-    ("assignment/models.py", True),  # the stubs, rendered at the guidance level: every TODO raises "not implemented yet"
+    ("assignment/models.py", True),  # the stubs at the guidance level: every TODO raises "not implemented yet"
     ("assignment/spec.py", True),
     ("assignment/data.py", True),
     ("assignment/train.py", True),
@@ -95,7 +93,8 @@ def build_handout(out: Path, guidance: str = DEFAULT) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the student handout zip.")
     parser.add_argument("--out", type=Path, default=Path("dist/handout.zip"))
-    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=GUIDANCE_HELP)
+    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT,
+                        help=f"how much the stubs give away: {levels_help()}")
     args = parser.parse_args(argv)
     print(f"Written: {build_handout(args.out, args.guidance)}")
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import jinja2
-
 from assignment import spec
 from grader.packaging.archive import REPO_ROOT
 
@@ -54,8 +52,15 @@ GIVES: dict[str, tuple[str, ...]] = {
 }
 
 
+def levels_help() -> str:
+    """The levels for --help: "full = ...; lab = ...; outline = ... (default lab)"."""
+    return "; ".join(f"{name} = {text}" for name, text in LEVELS.items()) + f" (default {DEFAULT})"
+
+
 def render(level: str = DEFAULT) -> str:
     """The text of assignment/models.py at ``level``."""
+    import jinja2  # instructors' tools only: grading never renders stubs
+
     if level not in LEVELS:
         raise ValueError(f"unknown guidance level {level!r}; expected one of {', '.join(LEVELS)}")
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), keep_trailing_newline=True,
@@ -66,7 +71,7 @@ def render(level: str = DEFAULT) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Render the stubs; by default rewrite assignment/models.py.")
-    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT)
+    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=levels_help())
     parser.add_argument("--out", type=Path, default=COMMITTED)
     args = parser.parse_args(argv)
     args.out.write_text(render(args.guidance))

@@ -90,7 +90,8 @@ def disguise(source: str) -> str:
 def corpus_class(tmp_path_factory) -> Path:
     """One .py per student: the correct corpus solutions, the reference, and a disguised copy of each."""
     folder = tmp_path_factory.mktemp("class")
-    originals = {path.stem: path.read_text() for path in CORRECT} | {"reference": (ROOT / "reference/models.py").read_text()}
+    originals = {path.stem: path.read_text() for path in CORRECT}
+    originals["reference"] = (ROOT / "reference/models.py").read_text()
     for name, text in originals.items():
         (folder / f"{name}.py").write_text(text)
         (folder / f"{COPY}{name}.py").write_text(disguise(text))
@@ -191,7 +192,8 @@ def test_grade_all_with_similarity_summarises_the_pairs_in_report_md(tmp_path):
     (folder / "eve.py").write_text(copied)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "grader", "grade-all", str(folder), "--out", str(out), "--jobs", "2", "--similarity"]
+    command = [sys.executable, "-m", "grader", "grade-all", str(folder), "--out", str(out), "--jobs", "2",
+               "--similarity"]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = (out / "report.md").read_text()

@@ -77,7 +77,7 @@ def test_the_committed_stubs_are_the_default_level():
 @pytest.mark.parametrize("level", LEVELS)
 def test_no_level_gives_a_reference_line_it_does_not_promise(level):
     leaks = leaked(render(level), level, REFERENCE.read_text())
-    assert not leaks, f"the {level!r} stubs give these reference lines, which GIVES[{level!r}] does not promise: {leaks}"
+    assert not leaks, f"the {level!r} stubs give reference lines that GIVES[{level!r}] does not promise: {leaks}"
 
 
 @pytest.mark.parametrize("level", LEVELS)
@@ -100,3 +100,13 @@ def test_the_leak_detector_finds_reference_code_in_comments_and_strings():
     assert set(leaked(planted, "outline", source)) == {"x = x + attended.reshape(b, c, h, w)",
                                                        "tokens = x.reshape(b, c, h * w)"}
     assert "self.fc = nn.Sequential(" in leaked(render("lab"), "outline", source)
+
+
+def test_the_feedback_hints_give_no_reference_line_at_any_level():
+    """The autograders ship no stubs; the guidance shows there only in the hints of the feedback
+    (grader/hidden/hints.toml), so they must fit the least guided level too."""
+    import tomllib
+
+    hints = tomllib.loads((ROOT / "grader/hidden/hints.toml").read_text())
+    texts = "\n".join(hint["text"] for hint in hints.values())
+    assert leaked(texts, "outline", REFERENCE.read_text()) == []
