@@ -93,9 +93,12 @@ def compare(files: dict[str, Path], boilerplate: str, out_html: Path) -> list[Pa
                                 display_t=THRESHOLD, autoopen=False, silent=True, out_file=str(out_html))
         for path in files.values():
             detector.add_file(str(path))
+        if len(files) < 2:
+            out_html.parent.mkdir(parents=True, exist_ok=True)
+            out_html.write_text(f"<p>{len(files)} submission(s) with a models.py: nothing to compare.</p>\n")
+            return []
         detector.run()
-        if len(files) > 1:
-            detector.generate_html_report()
+        detector.generate_html_report()
     names = {str(path): name for name, path in files.items()}
     index = {f: i for i, f in enumerate(detector.test_files)}
     pairs = []

@@ -181,6 +181,19 @@ def test_the_handout_stubs_are_boilerplate(tmp_path):
     assert without[("ann.py", "ben.py")] >= THRESHOLD, without
 
 
+def test_a_class_of_one_gets_an_empty_report_and_entries_without_models_py_are_named(tmp_path, capsys):
+    folder = tmp_path / "class"
+    (folder / "gus").mkdir(parents=True)
+    (folder / "gus" / "notes.txt").write_text("no models.py here\n")
+    (folder / "hal.py").write_text((ROOT / "reference/models.py").read_text())
+    assert main(["similarity", str(folder), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "gus: skipped" in printed and "0 pair(s)" in printed
+    assert (tmp_path / "out" / CSV).read_text().splitlines() == [
+        "submission_a,submission_b,score,share_a,share_b,shared_tokens,lines_a,lines_b"]
+    assert "nothing to compare" in (tmp_path / "out" / HTML).read_text()
+
+
 def test_grade_all_with_similarity_summarises_the_pairs_in_report_md(tmp_path):
     """grade-all --similarity: OUTDIR/similarity/ and a Similarity section in report.md (cheap to grade:
     two identical files that define no model)."""
