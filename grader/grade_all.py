@@ -8,7 +8,8 @@ affect another's grading), ``--jobs`` at a time. Written to OUTDIR:
   with characters other than letters, digits, ``.``, ``_`` and ``-`` replaced by ``_``);
 - ``grades.csv``: submission, score, one column per class, status (``ok`` / ``grader-error``), seconds;
 - ``report.md``: score statistics, per-class means, and each test's failure rate;
-- ``score-histogram.png``: the distribution of scores.
+- ``score-histogram.png``: the distribution of scores;
+- with ``--similarity``: ``similarity/`` (``python -m grader similarity``'s report) and its summary in report.md.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _report(graded: list[Graded], path: Path, histogram: Path) -> None:
 
 
 def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = None, sandbox_user: str | None = None,
-              isolation: str | None = None, unsafe_no_sandbox: bool = False) -> int:
+              isolation: str | None = None, unsafe_no_sandbox: bool = False, similarity: bool = False) -> int:
     from grader.config import load_config
     from grader.sandbox.process import NoIsolation, SandboxSettings, protection
 
@@ -176,6 +177,11 @@ def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = No
     histogram = out / "score-histogram.png"
     _histogram([g.doc["score"] for g in graded if g.doc], histogram)
     _report(graded, out / "report.md", histogram)
+    if similarity:  # --similarity: OUTDIR/similarity/ and one section of report.md (grader/similarity.py)
+        from grader.similarity import report_line
+
+        with open(out / "report.md", "a") as report:
+            report.write(report_line(directory, out / "similarity", config=config))
     for g in graded:
         print(f"{g.name:40s} {g.doc['score'] if g.doc else '-':>6} {g.status:12s} {g.seconds:6.1f} s")
     print(f"wrote {out / 'grades.csv'}, {out / 'report.md'}, {histogram}")
