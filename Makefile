@@ -4,11 +4,21 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Torch builds that lie on this machine kind's disk (see README, "Set-up"); override on other machines,
+# Torch builds that lie on this machine kind's disk (see docs/maintainers.md, "Set-up"); override on other machines,
 # e.g. `make demo TORCH_PINS="torch torchvision"`.
 TORCH_PINS ?= $(shell if [ "$$(uname -m)" = x86_64 ]; then echo "torch==2.14.1 torchvision==0.29.1"; else echo "torch==2.9.1 torchvision==0.24.1"; fi)
 DEMO_ARGS ?= --impl reference --out runs/demo
 PYTEST_ARGS ?=
+
+# $(call apt_install,PACKAGE,TEST): apt-get install PACKAGE when the shell TEST holds, we are root and apt exists
+# (quietly; `apt-get update` only when the first install fails). Elsewhere it does nothing.
+define apt_install
+@if $(2) && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	echo "Installing $(1)"; \
+	(apt-get install -y -qq $(1) >/dev/null 2>&1 || \
+	 (apt-get update -qq && apt-get install -y -qq $(1) >/dev/null)); \
+fi
+endef
 
 .PHONY: setup data sandbox demo test bench clean gradescope-e2e mutants
 
@@ -23,19 +33,11 @@ $(VENV)/.installed: pyproject.toml
 
 # Real Fashion-MNIST offline: Debian's package, installed when we are root and apt exists.
 data:
-	@if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing Debian's dataset-fashion-mnist"; \
-		(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)); \
-	fi
+	$(call apt_install,dataset-fashion-mnist,[ ! -d /usr/share/datasets/fashion-mnist ])
 
 # The grader's sandbox (bubblewrap, grader/sandbox/bwrap.py): installed when we are root and apt exists.
 sandbox:
-	@if ! command -v bwrap >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing bubblewrap"; \
-		(apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
-		 (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null)); \
-	fi
+	$(call apt_install,bubblewrap,! command -v bwrap >/dev/null)
 
 demo: setup
 	$(PY) -m assignment.compare $(DEMO_ARGS)
@@ -49,11 +51,7 @@ bench: setup
 # Gradescope's and the students' set-up from a bare Debian image, graded under Gradescope's default
 # limits (768 MB, one CPU); needs root (it installs mmdebstrap when missing); minutes; not part of `make test`.
 gradescope-e2e: setup
-	@if ! command -v mmdebstrap >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "Installing mmdebstrap"; \
-		(apt-get install -y -qq mmdebstrap >/dev/null 2>&1 || \
-		 (apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null)); \
-	fi
+	$(call apt_install,mmdebstrap,! command -v mmdebstrap >/dev/null)
 	$(PY) tests/e2e/gradescope_e2e.py
 
 # Mutation analysis of the hidden suite (grader/mutants): every mutant of reference/models.py graded by the

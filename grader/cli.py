@@ -1,15 +1,18 @@
 """``python -m grader``: grade, grade-all, build-subset, calibrate, and the packaging commands.
 
 grade SUBMISSION --out results.json   one upload (models.py, folder or .zip) -> Gradescope results.json
-grade-all DIR --out OUTDIR [--jobs N] [--previous OLD]
+grade-all DIR --out OUTDIR [--jobs N] [--previous OLD] [--similarity]
                                       every entry of DIR (or a Gradescope export) -> OUTDIR/<name>/results.json,
-                                      grades.csv, report.md, score-histogram.png (+ changes.csv with --previous)
+                                      grades.csv, report.md, score-histogram.png (+ changes.csv with --previous,
+                                      OUTDIR/similarity/ with --similarity)
 build-subset [--data-dir DIR]          the bundled Fashion-MNIST subset (grader/data/, gitignored)
 calibrate [--seeds 20]                 short-training accuracy of the reference over seeds ->
                                       grader/calibration.json (``--write-config`` updates thresholds)
 mutants --out DIR [--sample N] [--seed S] [--jobs J] [--classes C ...]
                                       mutation analysis of the hidden suite -> DIR/mutants.json, mutants.md
-handout | autograder | otter --out F  packaging (grader/packaging)
+similarity DIR --out OUTDIR [--guidance L] which submissions are unusually alike -> OUTDIR/similarity.html,
+                                      similarity.csv (grader/similarity.py)
+handout | autograder | otter --out F  packaging (grader/packaging); handout --guidance full|lab|outline
 
 Every command takes ``--config FILE`` (a partial TOML merged over grader/config.toml; also
 ``$SELAB_GRADER_CONFIG``). ``grade`` always writes a valid results.json and exits 0 whenever
@@ -65,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--unsafe-no-sandbox", action="store_true", help=UNSAFE_HELP)
     grade_all.add_argument("--previous", default=None, metavar="OLD",
                            help="an earlier grade-all OUTDIR: also write changes.csv and what changed in report.md")
+    grade_all.add_argument("--similarity", action="store_true",
+                           help="also compare the submissions (OUTDIR/similarity/) and summarise in report.md")
 
     subset = commands.add_parser("build-subset", help="build the bundled Fashion-MNIST subset")
     subset.add_argument("--data-dir", default=None, help="folder with the four Fashion-MNIST .gz files")
@@ -87,10 +92,41 @@ def _parser() -> argparse.ArgumentParser:
     mutants.add_argument("--ids", nargs="+", default=None, metavar="ID", help="only these mutants (ids of mutants.json)")
     mutants.add_argument("--keep", action="store_true", help="keep every mutant's models.py, results.json, log in DIR/work")
 
+    _add_similarity(commands, with_config)
+
     for name, (_, _, default, text) in PACKAGING.items():
         sub = commands.add_parser(name, help=f"build {text}")
         sub.add_argument("--out", default=default)
+    _add_guidance(commands.choices["handout"], "how much the stubs give away")
     return parser
+
+
+def _add_similarity(commands, with_config) -> None:
+    """``similarity DIR --out OUTDIR``: pairs of submissions above the threshold (grader/similarity.py)."""
+    sub = with_config(commands.add_parser("similarity", help="which submissions of a class are unusually alike"))
+    sub.add_argument("directory", help="one entry per submission (.py, folder or .zip), as for grade-all")
+    sub.add_argument("--out", required=True, help="folder for similarity.html, similarity.csv and sources/")
+    _add_guidance(sub, "the level of the stubs handed out, which are boilerplate")
+
+
+def _similarity(args) -> int:
+    from grader.similarity import CSV, HTML, THRESHOLD, similarity
+
+    flagged = similarity(Path(args.directory), Path(args.out), getattr(args, "guidance", None), args.config)
+    for pair in flagged:
+        print(f"{pair.score:.2f}  {pair.first} ~ {pair.second}")
+    print(f"{len(flagged)} pair(s) at or above {THRESHOLD} -> {Path(args.out) / HTML}, {Path(args.out) / CSV}")
+    return 0
+
+
+def _add_guidance(sub, what: str) -> None:
+    """``--guidance full | lab | outline`` (grader/packaging/stubs.py). The autograder zips leave
+    grader/packaging out, and grading must not need it: there the option is simply absent."""
+    try:
+        from grader.packaging.stubs import DEFAULT, LEVELS, levels_help
+    except ImportError:
+        return
+    sub.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT, help=f"{what}: {levels_help()}")
 
 
 def _config(args):
@@ -164,7 +200,7 @@ def _mutants(args) -> int:
     return 1 if s["error"] else 0
 
 
-def _packaging(command: str, out: str) -> int:
+def _packaging(command: str, out: str, **options) -> int:
     module_name, function_name, _, text = PACKAGING[command]
     try:
         module = importlib.import_module(module_name)
@@ -172,7 +208,7 @@ def _packaging(command: str, out: str) -> int:
     except (ImportError, AttributeError) as error:
         print(f"cannot build {text}: {module_name}.{function_name} is not available ({error})", file=sys.stderr)
         return 2
-    print(function(Path(out)))
+    print(function(Path(out), **options))
     return 0
 
 
@@ -184,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         from grader.classroom import grade_all
 
         return grade_all(Path(args.directory), Path(args.out), args.jobs, args.config, args.sandbox_user,
-                         args.isolation, args.unsafe_no_sandbox, Path(args.previous) if args.previous else None)
+                         args.isolation, args.unsafe_no_sandbox, Path(args.previous) if args.previous else None,
+                         args.similarity)
     if args.command == "build-subset":
         from grader.subset import SUBSET_PATH, build_subset
 
@@ -192,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "mutants":
         return _mutants(args)
+    if args.command == "similarity":
+        return _similarity(args)
     if args.command == "calibrate":
         from grader.calibrate import calibrate
 
         return calibrate(_config(args), args.seeds, args.margin, args.out, args.write_config)
-    return _packaging(args.command, args.out)
+    options = {"guidance": args.guidance} if getattr(args, "guidance", None) else {}
+    return _packaging(args.command, args.out, **options)

@@ -10,7 +10,8 @@ Each submission is graded exactly as ``grade`` grades it, in its own fork of one
   status (``ok`` / ``grader-error``), seconds, protection;
 - ``report.md``: score statistics, per-class means, what changed since ``--previous`` (regrade.py),
   what the class got wrong (mistakes.py), each test's failure rate;
-- ``score-histogram.png``; with ``--previous OLD`` also ``changes.csv``.
+- ``score-histogram.png``; with ``--previous OLD`` also ``changes.csv``;
+- with ``--similarity``: ``similarity/`` (``python -m grader similarity``'s report) and its summary in report.md.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ from grader.classroom.grading import Graded, grade_entries
 from grader.classroom.inputs import entries, is_gradescope_export
 
 
-
-
 def _progress(g: Graded) -> None:
     print(f"{g.name:40s} {g.doc['score'] if g.doc else '-':>6} {g.status:12s} {g.seconds:6.1f} s", flush=True)
 
 
 def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = None, sandbox_user: str | None = None,
-              isolation: str | None = None, unsafe_no_sandbox: bool = False, previous: Path | None = None) -> int:
+              isolation: str | None = None, unsafe_no_sandbox: bool = False, previous: Path | None = None,
+              similarity: bool = False) -> int:
     from grader.config import load_config
     from grader.sandbox.process import NoIsolation, SandboxSettings, protection
 
@@ -60,5 +60,10 @@ def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = No
         changes = regrade.section(found, len(set(before) & set(now)), previous)
         written.append(out / "changes.csv")
     report.write_report(graded, written[1], written[2].name, changes)
+    if similarity:  # --similarity: OUTDIR/similarity/ and one section of report.md (grader/similarity.py)
+        from grader.similarity import report_line
+
+        with open(written[1], "a") as handle:
+            handle.write(report_line(directory, out / "similarity", config=config))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0 if all(g.status == "ok" for g in graded) else 1

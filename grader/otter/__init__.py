@@ -1,1 +1,1 @@
-"""Run the grader's hidden checks in an otter kernel: see bridge.py and README.md."""
+"""Run the grader's hidden checks in an otter kernel: see bridge.py, and docs/instructors.md ("Otter")."""

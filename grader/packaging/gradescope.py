@@ -13,7 +13,8 @@ Zip root (Gradescope unpacks it into ``/autograder/source``):
   as USER alone (Docker containers usually refuse the namespaces bwrap needs); results.json's
   top-level output says which ("Protection in force: ...") and run_autograder prints it to the log;
 - ``requirements.txt``: the project's dependencies (from pyproject.toml);
-- ``grader/`` (with ``hidden/``, ``config.toml`` and the Fashion-MNIST subset in ``data/``),
+- ``grader/`` (with ``hidden/``, ``config.toml`` and the Fashion-MNIST subset in ``data/``; without the
+  otter path, the packaging code and the mutation analysis, which grading never imports),
   ``reference/`` and the lab's non-stub ``assignment/`` modules.
 
 Both scripts take the root from ``$GRADESCOPE_ROOT`` (default ``/autograder``), so the tests can
@@ -26,12 +27,12 @@ import argparse
 from pathlib import Path
 
 from grader.packaging.archive import write_zip
-from grader.packaging.project import requirements_txt, runtime_files
+from grader.packaging.project import NOT_FOR_GRADING, requirements_txt, runtime_files
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
 SCRIPTS = ("setup.sh", "run_autograder")
-#: Not needed on Gradescope: the otter path and the packaging code (its scripts are at the zip root).
-LEAVE_OUT = ("grader/otter", "grader/packaging")
+#: Not needed on Gradescope: the otter path, the packaging code (its scripts are at the zip root), the mutants.
+LEAVE_OUT = ("grader/otter", *NOT_FOR_GRADING)
 
 
 def autograder_entries() -> dict[str, bytes | str | Path]:

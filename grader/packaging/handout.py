@@ -4,6 +4,7 @@ What students get is decided by ONE allowlist, :data:`ALLOWLIST`, plus three gen
 (README.md, requirements.txt, pytest.ini). Nothing else of the repository can reach the zip: no
 ``reference/``, no ``grader/``, no tests other than ``tests/public``, no caches, data or runs.
 Everything sits under one top folder, :data:`TOP_FOLDER`, so unzipping never sprays files.
+``assignment/models.py`` is rendered at the chosen guidance level (grader/packaging/stubs.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from grader.packaging.archive import REPO_ROOT, tree_files, write_zip
 from grader.packaging.project import requirements_txt
+from grader.packaging.stubs import DEFAULT, LEVELS, levels_help, render
 
 TOP_FOLDER = "channel-attention-lab"
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "handout"
@@ -22,7 +24,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates" / "handout"
 #: (path or ``folder/**`` relative to the repository root, required). The only list of shipped files.
 ALLOWLIST: tuple[tuple[str, bool], ...] = (
     ("assignment/__init__.py", True),
-    ("assignment/models.py", True),  # the stubs: every TODO raises "not implemented yet"
+    ("assignment/models.py", True),  # the stubs at the guidance level: every TODO raises "not implemented yet"
     ("assignment/spec.py", True),
     ("assignment/data.py", True),
     ("assignment/train.py", True),
@@ -68,29 +70,33 @@ def points_table() -> str:
     return "\n".join(["| Class | Points |", "|---|---|", *rows, f"| **Total** | **{config.total_points}** |"])
 
 
-def readme() -> str:
-    return string.Template((TEMPLATES / "README.md").read_text()).substitute(points_table=points_table())
+def readme(guidance: str = DEFAULT) -> str:
+    return string.Template((TEMPLATES / "README.md").read_text()).substitute(
+        points_table=points_table(), guidance=LEVELS[guidance])
 
 
-def handout_entries(root: Path = REPO_ROOT) -> dict[str, bytes | str | Path]:
-    """Archive name -> content of every file in the handout."""
+def handout_entries(root: Path = REPO_ROOT, guidance: str = DEFAULT) -> dict[str, bytes | str | Path]:
+    """Archive name -> content of every file in the handout, the stubs at ``guidance``."""
     entries: dict[str, bytes | str | Path] = {f"{TOP_FOLDER}/{p}": root / p for p in allowlisted_files(root)}
-    entries[f"{TOP_FOLDER}/README.md"] = readme()
+    entries[f"{TOP_FOLDER}/assignment/models.py"] = render(guidance)
+    entries[f"{TOP_FOLDER}/README.md"] = readme(guidance)
     entries[f"{TOP_FOLDER}/requirements.txt"] = requirements_txt(root)
     entries[f"{TOP_FOLDER}/pytest.ini"] = (TEMPLATES / "pytest.ini").read_text()
     return entries
 
 
-def build_handout(out: Path) -> Path:
-    """Write the student handout zip to ``out`` and return its path."""
-    return write_zip(Path(out), handout_entries())
+def build_handout(out: Path, guidance: str = DEFAULT) -> Path:
+    """Write the student handout zip, its stubs at ``guidance`` (full, lab or outline), to ``out``; return its path."""
+    return write_zip(Path(out), handout_entries(guidance=guidance))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the student handout zip.")
     parser.add_argument("--out", type=Path, default=Path("dist/handout.zip"))
+    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT,
+                        help=f"how much the stubs give away: {levels_help()}")
     args = parser.parse_args(argv)
-    print(f"Written: {build_handout(args.out)}")
+    print(f"Written: {build_handout(args.out, args.guidance)}")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
 """The otter-grader autograder: ``python -m grader otter --out dist/otter-autograder.zip``.
 
-Stages, in a temporary folder, the test files of ``grader/otter/tests`` (one per class; each runs
-the grader's own hidden checks through ``grader/otter/bridge.py``) and the support files every
-check needs (the grader, the reference, the lab's non-stub modules, the configuration and the
-Fashion-MNIST subset), then runs ``otter generate`` there. Otter stores support files under
+Stages, in a temporary folder, one otter test file per class of the grader's check list (written
+here from one template, :data:`TEST_FILE`; each runs the grader's own hidden checks of its class
+through ``grader/otter/bridge.py``) and the support files every check needs (the grader, the
+reference, the lab's non-stub modules, the configuration and the Fashion-MNIST subset), then runs
+``otter generate`` there. Otter stores support files under
 ``files/`` and copies them next to the submission before grading, so ``import grader`` works in
 the grading kernel. The zip is then rewritten with fixed timestamps so that builds are reproducible.
 
 Grade one submission with ``otter run -a dist/otter-autograder.zip models.py``. What this path does
-not protect against is in grader/otter/README.md.
+not protect against is in docs/instructors.md ("Otter").
 """
 
 from __future__ import annotations
@@ -21,18 +22,50 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from string import Template
 
-from grader.packaging.archive import REPO_ROOT, write_zip
-from grader.packaging.project import RUNTIME_TREES, requirements_txt, runtime_files
+from grader.packaging.archive import write_zip
+from grader.packaging.project import NOT_FOR_GRADING, RUNTIME_TREES, requirements_txt, runtime_files
 
-OTTER_TESTS = REPO_ROOT / "grader" / "otter" / "tests"
-#: Not needed to grade with otter: the packaging code, and the test files (they go to tests/).
-LEAVE_OUT = ("grader/packaging", "grader/otter/tests")
+#: Not needed to grade with otter: the packaging code and the mutation analysis.
+LEAVE_OUT = NOT_FOR_GRADING
 OTTER_CONFIG = {"lang": "python", "show_all_public": True}  # students see every class's feedback
+
+
+#: The otter test file of one class (exception-based, ``OK_FORMAT = False``): the files of the classes
+#: differ only in ``$name``, so they are written from the check list when the zip is built.
+TEST_FILE = Template('''"""Otter test file for $name: the grader's own $name checks, points from grader/config.toml."""
+
+OK_FORMAT = False
+
+from otter.test_files import test_case  # noqa: E402
+
+from grader.otter.bridge import checks_of, run_in_kernel  # noqa: E402
+
+name = "$name"
+
+
+def _case(check):
+    def run(env):
+        run_in_kernel(check, env)
+    return run
+
+
+for _index, (_check, _title, _points) in enumerate(checks_of(name)):
+    globals()[f"case_{_index}"] = test_case(name=_title, points=_points)(_case(_check))
+''')
 
 
 class OtterGenerateError(RuntimeError):
     """``otter generate`` failed; the message holds its output."""
+
+
+def otter_tests() -> dict[str, str]:
+    """File name -> text of the otter test file of every class that has checks, in the grader's class order."""
+    from grader.checks import collect_checks, info_of  # imports the hidden suites: only when a zip is built
+
+    classes = dict.fromkeys(info_of(function).class_name for function in collect_checks())
+    return {f"{name}.py": TEST_FILE.substitute(name=name) for name in classes}
 
 
 def stage(folder: Path) -> None:
@@ -42,8 +75,8 @@ def stage(folder: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
     (folder / "tests").mkdir()
-    for test_file in sorted(OTTER_TESTS.glob("*.py")):
-        shutil.copyfile(test_file, folder / "tests" / test_file.name)
+    for file_name, text in otter_tests().items():
+        (folder / "tests" / file_name).write_text(text)
     (folder / "requirements.txt").write_text(requirements_txt())
     (folder / "otter_config.json").write_text(json.dumps(OTTER_CONFIG, indent=2) + "\n")
 

@@ -19,6 +19,8 @@ def requirements_txt(root: Path = REPO_ROOT) -> str:
 #: (``assignment/models.py`` is the students' stub: never a grading input.)
 RUNTIME_TREES = ("grader", "reference", "assignment")
 NEVER_PACKAGED = ("assignment/models.py", "assignment/lab.ipynb")
+#: Instructors' tools that grading never imports: the packaging code and the mutation analysis (``make mutants``).
+NOT_FOR_GRADING = ("grader/packaging", "grader/mutants")
 
 
 def runtime_files(leave_out: tuple[str, ...] = ()) -> dict[str, Path]:

@@ -435,7 +435,7 @@ def test_hostile_entry_outcome(campaign_results, name):
     outcomes = campaign_results[0]
     outcome = outcomes[name]
     hole = MANIFEST[name].get("known_hole")
-    if hole:  # a documented, still-open hole (grader/SECURITY.md): xfail while it leaks, fail once it is fixed
+    if hole:  # a documented, still-open hole (docs/security.md): xfail while it leaks, fail once it is fixed
         if outcome.failures:
             pytest.xfail(f"known hole: {hole}")
         pytest.fail(f"{name} no longer shows its known hole; remove known_hole from tests/hostile/manifest.toml")
@@ -521,13 +521,13 @@ def _uid_of(pid: int) -> int | None:
 
 
 def test_security_md_limits_match_config():
-    """grader/SECURITY.md documents the default limits; grader/config.toml is their one source of truth."""
+    """docs/security.md documents the default limits; grader/config.toml is their one source of truth."""
     import re
 
     with open(REPO / "grader" / "config.toml", "rb") as handle:
         limits = tomllib.load(handle)["limits"]
-    text = (REPO / "grader" / "SECURITY.md").read_text()
+    text = (REPO / "docs" / "security.md").read_text()
     documented = {key: float(value) for key, value in re.findall(r"^\| `(\w+)` \| ([\d.]+)", text, flags=re.M)}
-    assert documented.keys() == limits.keys(), f"SECURITY.md's limits table lists {sorted(documented)}, config has {sorted(limits)}"
+    assert documented.keys() == limits.keys(), f"docs/security.md's limits table lists {sorted(documented)}, config has {sorted(limits)}"
     wrong = {key: (documented[key], limits[key]) for key in limits if documented[key] != float(limits[key])}
-    assert not wrong, f"SECURITY.md's defaults (documented, config.toml) disagree: {wrong}"
+    assert not wrong, f"docs/security.md's defaults (documented, config.toml) disagree: {wrong}"

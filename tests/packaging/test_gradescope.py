@@ -44,7 +44,7 @@ def test_zip_root_holds_the_scripts_the_grader_and_the_data(autograder_zip, tmp_
         assert name in infos, f"{name} missing from the autograder zip"
     assert [n for n in infos if n.startswith("grader/hidden/test_")], "no hidden suites in the autograder zip"
     assert "assignment/models.py" not in infos, "the students' stub is not a grading input"
-    assert not [n for n in infos if n.startswith(("tests/", "grader/otter/", "grader/packaging/"))]
+    assert not [n for n in infos if n.startswith(("tests/", "grader/otter/", "grader/packaging/", "grader/mutants/"))]
     assert not [n for n in infos if "__pycache__" in n or n.endswith(".pyc")]
     assert build_autograder(tmp_path / "again.zip").read_bytes() == autograder_zip.read_bytes(), "not reproducible"
 

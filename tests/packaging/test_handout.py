@@ -19,6 +19,7 @@ import pytest
 
 from grader.packaging.archive import is_junk
 from grader.packaging.handout import TOP_FOLDER, allowlisted_files, build_handout
+from grader.packaging.stubs import LEVELS, render
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = {"README.md", "requirements.txt", "pytest.ini"}
@@ -26,11 +27,17 @@ GENERATED = {"README.md", "requirements.txt", "pytest.ini"}
 STANDARD_MARKERS = {"parametrize", "skip", "skipif", "xfail", "usefixtures", "filterwarnings", "timeout"}
 
 
+@pytest.fixture(scope="module", params=tuple(LEVELS))
+def level(request) -> str:
+    """Every guidance level of the stubs: each test below holds at each level."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, Path]:
-    """(zip path, unpacked handout root)."""
-    folder = tmp_path_factory.mktemp("handout")
-    archive = build_handout(folder / "handout.zip")
+def built(level, tmp_path_factory) -> tuple[Path, Path]:
+    """(zip path, unpacked handout root) at ``level``."""
+    folder = tmp_path_factory.mktemp(f"handout-{level}")
+    archive = build_handout(folder / "handout.zip", level)
     with zipfile.ZipFile(archive) as handle:
         handle.extractall(folder / "unzipped")
     return archive, folder / "unzipped" / TOP_FOLDER
@@ -51,24 +58,25 @@ def test_zip_holds_exactly_the_allowlist_and_the_generated_files(built):
         assert required in inner
 
 
-def test_handout_ships_the_stubs_byte_for_byte(built):
+def test_handout_ships_the_stubs_of_its_level(built, level):
     _, handout = built
-    assert (handout / "assignment/models.py").read_bytes() == (ROOT / "assignment/models.py").read_bytes()
+    assert (handout / "assignment/models.py").read_text() == render(level)
     assert "not implemented yet" in (handout / "assignment/models.py").read_text()
 
 
-def test_build_is_reproducible(built, tmp_path):
+def test_build_is_reproducible(built, level, tmp_path):
     archive, _ = built
-    assert build_handout(tmp_path / "again.zip").read_bytes() == archive.read_bytes()
+    assert build_handout(tmp_path / "again.zip", level).read_bytes() == archive.read_bytes()
 
 
-def test_readme_states_the_points_and_the_single_file_to_submit(built):
+def test_readme_states_the_points_and_the_single_file_to_submit(built, level):
     _, handout = built
     text = (handout / "README.md").read_text()
     assert "$points_table" not in text, "unfilled placeholder"
     for name in ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention"):
         assert f"| `{name}` |" in text, f"no points row for {name}"
     assert "**100**" in text and "only `assignment/models.py`" in text
+    assert f"What the file gives you: {LEVELS[level]}." in text
 
 
 # --- no reference code --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from otter.test_files import ExceptionTestFile
 
 from grader.checks import collect_checks, info_of
 from grader.config import CLASS_ORDER, load_config
-from grader.packaging.otter import OTTER_TESTS, build_otter
+from grader.packaging.otter import build_otter, otter_tests
 from tests.packaging.helpers import QUIET_ENV, ROOT, class_scores, submissions
 
 
@@ -28,9 +28,11 @@ def otter_zip(tmp_path_factory) -> Path:
     return build_otter(tmp_path_factory.mktemp("otter") / "otter-autograder.zip")
 
 
-def test_one_otter_test_file_per_class_with_the_graders_checks_and_points():
+def test_one_otter_test_file_per_class_with_the_graders_checks_and_points(tmp_path):
     config = load_config()
-    files = {path.stem: ExceptionTestFile.from_file(str(path)) for path in sorted(OTTER_TESTS.glob("*.py"))}
+    for file_name, text in otter_tests().items():
+        (tmp_path / file_name).write_text(text)
+    files = {path.stem: ExceptionTestFile.from_file(str(path)) for path in sorted(tmp_path.glob("*.py"))}
     assert sorted(files) == sorted(CLASS_ORDER)
     for class_name, test_file in files.items():
         checks = [info_of(f) for f in collect_checks() if info_of(f).class_name == class_name]
@@ -42,12 +44,12 @@ def test_one_otter_test_file_per_class_with_the_graders_checks_and_points():
 
 def test_otter_zip_holds_the_tests_and_the_grader_support_files(otter_zip, tmp_path):
     names = set(zipfile.ZipFile(otter_zip).namelist())
-    assert {f"tests/{p.name}" for p in OTTER_TESTS.glob("*.py")} == {n for n in names if n.startswith("tests/")}
+    assert {f"tests/{name}" for name in otter_tests()} == {n for n in names if n.startswith("tests/")}
     for required in ("run_autograder", "setup.sh", "otter_config.json", "environment.yml", "files/grader/config.toml",
                      "files/grader/otter/bridge.py", "files/grader/hidden/conftest.py", "files/reference/models.py",
                      "files/grader/data/fashion-mnist-subset.npz", "files/assignment/spec.py"):
         assert required in names, f"{required} missing from the otter zip"
-    assert not [n for n in names if n.startswith(("files/grader/packaging/", "files/grader/otter/tests/"))]
+    assert not [n for n in names if n.startswith(("files/grader/packaging/", "files/grader/mutants/"))]
     assert "files/assignment/models.py" not in names
     # otter's submission finder rejects more than one top-level .py file: support files are folders only.
     assert not [n for n in names if n.startswith("files/") and n.count("/") == 1]
