@@ -20,6 +20,7 @@ import torch
 
 from assignment.data import ImageSet
 from assignment.probes import mean_channel_attention, run_probe, se_gates_per_class
+from assignment.train import prepare_batch
 from reference import models as reference
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +67,6 @@ def test_probes_agree_with_what_the_reference_network_computes(trained_like, ima
     network, captured = trained_like["CNN_SE"], {"se1": [], "se2": []}
     hooks = [getattr(network, name).fc.register_forward_hook(lambda _m, _i, out, name=name: captured[name].append(out))
              for name in captured]
-    from assignment.train import prepare_batch
-
     x = prepare_batch(images.images, images, torch.device("cpu"), channels_last=False)
     with torch.no_grad():
         network.eval()(x)
