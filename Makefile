@@ -20,7 +20,7 @@ define apt_install
 fi
 endef
 
-.PHONY: setup data sandbox demo test bench clean gradescope-e2e mutants
+.PHONY: setup data sandbox demo test bench clean gradescope-e2e mutants student-matrix
 
 setup: $(VENV)/.installed data sandbox
 
@@ -53,6 +53,13 @@ bench: setup
 gradescope-e2e: setup
 	$(call apt_install,mmdebstrap,! command -v mmdebstrap >/dev/null)
 	$(PY) tests/e2e/gradescope_e2e.py
+
+# The handout as students install it (fresh venvs, `pip install -r requirements.txt`): Python 3.10 with the oldest
+# versions requirements.txt allows, Python 3.13 with the newest; public tests, the notebook headless and the compare
+# CLI in each (tests/e2e/student_matrix.py). GBs of wheels under /var/tmp; minutes; not part of `make test`.
+STUDENT_MATRIX_ARGS ?=
+student-matrix: setup
+	$(PY) tests/e2e/student_matrix.py $(STUDENT_MATRIX_ARGS)
 
 # Mutation analysis of the hidden suite (grader/mutants): every mutant of reference/models.py graded by the
 # real grader; minutes; not part of `make test` (CI grades a fixed sample: tests/grader/test_mutants.py).

@@ -2,8 +2,10 @@
 
     python -m assignment.compare --impl reference --models base,se,attn --epochs 15 --seeds 3 --out runs/full
 
-Writes ``results.json`` (everything, including per-epoch histories), ``results.md`` (the table) and
-the plots (``learning_curves.png``, ``se_gates.png``, ``attention_map.png``) into ``--out``.
+Writes ``results.json`` (everything, including per-epoch histories) and ``results.md`` (the table)
+into ``--out`` as soon as training ends, then runs the probes (SE gates, attention map; one that
+cannot run says why and is skipped) and writes the plots (``learning_curves.png``, ``se_gates.png``,
+``attention_map.png``): no run is ever lost to a probe or a plot.
 Every model of a seed starts from ``seed`` (same data order, same flips), so the per-seed
 difference to the baseline is a paired comparison.
 """
@@ -23,9 +25,9 @@ from pathlib import Path
 import torch
 
 from assignment import spec
-from assignment.data import load_dataset
+from assignment.data import ImageSet, load_dataset
 from assignment.impl import IMPLEMENTATIONS, build_model, default_impl
-from assignment.probes import mean_channel_attention, se_gates_per_class
+from assignment.probes import mean_channel_attention, run_probe, se_gates_per_class
 from assignment.train import PRECISIONS, TrainConfig, pick_device, resolve_precision, seed_everything, train_model
 
 #: Environment variable that caps the training images per epoch (the notebook's and CI's tiny budget).
@@ -65,6 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help=f"use only the first N training images (also ${TRAIN_LIMIT_ENV}); for smoke runs")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm progress bars")
     args = parser.parse_args(argv)
+    args.command = "python -m assignment.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
     args.model_keys = [key.strip() for key in args.models.split(",") if key.strip()]
     unknown = [key for key in args.model_keys if key not in spec.MODEL_KEYS]
     if unknown or not args.model_keys:
@@ -72,13 +75,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> tuple[dict, dict[str, torch.nn.Module], ImageSet]:
+    """Train every model for every seed: (results, {key: the seed-0 model}, the test set) for the probes."""
     started = time.perf_counter()
     train, test = load_dataset(args.dataset, args.data_dir)
     if args.train_limit:
         train = train.subset(torch.arange(min(args.train_limit, len(train))))
     results: dict = {
-        "command": "python -m assignment.compare " + shlex.join(sys.argv[1:]),
+        "command": args.command,  # the argv given, so a run from the notebook records a runnable command
         "impl": args.impl, "dataset": args.dataset, "epochs": args.epochs, "seeds": list(range(args.seeds)),
         "train_images": len(train), "test_images": len(test), "classes": list(test.classes),
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
@@ -86,6 +90,7 @@ def run(args: argparse.Namespace) -> dict:
                     "precision": args.precision, "arithmetic": resolve_precision(args.precision, pick_device(args.device))},
         "models": {},
     }
+    trained: dict[str, torch.nn.Module] = {}
     for key in args.model_keys:
         results["models"][key] = {"class": spec.MODEL_KEYS[key], "runs": []}
     for seed in range(args.seeds):
@@ -103,10 +108,8 @@ def run(args: argparse.Namespace) -> dict:
                                   "history": history.to_dict()})
             print(f"{spec.MODEL_KEYS[key]:<18} seed {seed}: test accuracy {history.final_accuracy:.2%} "
                   f"({history.train_seconds:.0f} s)", flush=True)
-            if seed == 0 and key == "se":
-                results["se_gates"] = {name: gates.tolist() for name, gates in se_gates_per_class(model, test).items()}
-            if seed == 0 and key == "attn":
-                results["attention_map"] = mean_channel_attention(model, test).tolist()
+            if seed == 0:
+                trained[key] = model
     base_runs = results["models"].get("base", {}).get("runs")
     for key, entry in results["models"].items():
         entry["accuracy"] = summarize([r["final_accuracy"] for r in entry["runs"]])
@@ -115,16 +118,36 @@ def run(args: argparse.Namespace) -> dict:
         if base_runs and key != "base":
             entry["diff_vs_base"] = summarize([r["final_accuracy"] - b["final_accuracy"] for r, b in zip(entry["runs"], base_runs)])
     results["wall_seconds"] = time.perf_counter() - started
-    return results
+    return results, trained, test
+
+
+def add_probes(results: dict, trained: dict[str, torch.nn.Module], test: ImageSet) -> None:
+    """Seed 0's SE gates per class and mean attention map; a probe that cannot run leaves its reason."""
+    probes = {"se_gates": ("se", lambda model: {k: v.tolist() for k, v in se_gates_per_class(model, test).items()}),
+              "attention_map": ("attn", lambda model: mean_channel_attention(model, test).tolist())}
+    for name, (key, probe) in probes.items():
+        if key in trained:
+            value, why = run_probe(name, lambda: probe(trained[key]))
+            if why is None:
+                results[name] = value
+            else:
+                results.setdefault("probes_skipped", {})[name] = why
+
+
+def experiment(args: argparse.Namespace) -> dict[str, Path]:
+    """Train, write results.json and results.md at once, then add the probes and the plots; return the paths."""
+    from assignment.report import write_plots, write_tables  # matplotlib is imported only when results exist
+
+    results, trained, test = run(args)
+    out = Path(args.out)
+    paths = write_tables(results, out)
+    add_probes(results, trained, test)
+    paths |= write_tables(results, out)
+    return paths | write_plots(results, out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    from assignment.report import write_outputs  # matplotlib is imported only when results exist
-
-    results = run(args)
-    out = Path(args.out)
-    paths = write_outputs(results, out)
+    paths = experiment(parse_args(argv))
     print()
     print(paths["markdown"].read_text())
     print("Written: " + ", ".join(str(p) for p in paths.values()))

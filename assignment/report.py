@@ -39,6 +39,7 @@ def markdown_table(results: dict) -> str:
                      f"{_pm(entry.get('diff_vs_base'), sign=True)} | {_pm(entry['train_seconds'], 1, 0)} | "
                      f"{_pm(entry['images_per_second'], 1, 0)} |")
     lines += ["", f"Wall time: {results['wall_seconds'] / 60:.1f} min. Command: `{results['command']}`", ""]
+    lines += [f"Probe {name} skipped: {why}" for name, why in results.get("probes_skipped", {}).items()]
     return "\n".join(lines)
 
 
@@ -90,20 +91,29 @@ def plot_attention_map(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_outputs(results: dict, out: Path) -> dict[str, Path]:
-    """Write results.json, results.md and every plot the results allow; return their paths."""
+def write_tables(results: dict, out: Path) -> dict[str, Path]:
+    """Write results.json and results.md (before any plot: a failing plot never loses a run)."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "results.json", "markdown": out / "results.md", "learning_curves": out / "learning_curves.png"}
+    paths = {"json": out / "results.json", "markdown": out / "results.md"}
     paths["json"].write_text(json.dumps(results, indent=1))
     paths["markdown"].write_text(markdown_table(results))
-    plot_learning_curves(results, paths["learning_curves"])
-    if "se_gates" in results:
-        paths["se_gates"] = out / "se_gates.png"
-        plot_se_gates(results, paths["se_gates"])
-    if "attention_map" in results:
-        paths["attention_map"] = out / "attention_map.png"
-        plot_attention_map(results, paths["attention_map"])
     return paths
+
+
+def write_plots(results: dict, out: Path) -> dict[str, Path]:
+    """Write every plot the results allow (no SE gates without CNN_SE, ...); return their paths."""
+    plots = {"learning_curves": plot_learning_curves, "se_gates": plot_se_gates, "attention_map": plot_attention_map}
+    paths = {}
+    for name, plot in plots.items():
+        if name == "learning_curves" or name in results:
+            paths[name] = out / f"{name}.png"
+            plot(results, paths[name])
+    return paths
+
+
+def write_outputs(results: dict, out: Path) -> dict[str, Path]:
+    """Write results.json, results.md and every plot the results allow; return their paths."""
+    return write_tables(results, out) | write_plots(results, out)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from grader.packaging.stubs import DEFAULT, LEVELS, levels_help, render
 
 TOP_FOLDER = "channel-attention-lab"
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "handout"
+#: pyproject extras students install besides the runtime: the public tests' and Jupyter for the notebook.
+STUDENT_EXTRAS = ("test", "jupyter")
 
 #: (path or ``folder/**`` relative to the repository root, required). The only list of shipped files.
 ALLOWLIST: tuple[tuple[str, bool], ...] = (
@@ -31,6 +33,7 @@ ALLOWLIST: tuple[tuple[str, bool], ...] = (
     ("assignment/compare.py", True),
     ("assignment/impl.py", True),
     ("assignment/localise.py", True),  # where a model first leaves the spec (public tests) / the reference (grader)
+    ("assignment/recorder.py", True),  # the forward-hook recorder localise.py (and the grader's sandbox) use
     ("assignment/probes.py", True),
     ("assignment/report.py", True),
     ("assignment/lab.ipynb", False),
@@ -80,7 +83,7 @@ def handout_entries(root: Path = REPO_ROOT, guidance: str = DEFAULT) -> dict[str
     entries: dict[str, bytes | str | Path] = {f"{TOP_FOLDER}/{p}": root / p for p in allowlisted_files(root)}
     entries[f"{TOP_FOLDER}/assignment/models.py"] = render(guidance)
     entries[f"{TOP_FOLDER}/README.md"] = readme(guidance)
-    entries[f"{TOP_FOLDER}/requirements.txt"] = requirements_txt(root)
+    entries[f"{TOP_FOLDER}/requirements.txt"] = requirements_txt(root, STUDENT_EXTRAS)
     entries[f"{TOP_FOLDER}/pytest.ini"] = (TEMPLATES / "pytest.ini").read_text()
     return entries
 

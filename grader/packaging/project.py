@@ -8,10 +8,11 @@ from pathlib import Path
 from grader.packaging.archive import REPO_ROOT, tree_files
 
 
-def requirements_txt(root: Path = REPO_ROOT) -> str:
-    """The project's runtime dependencies and its ``test`` extra (broad ranges), as a requirements file."""
+def requirements_txt(root: Path = REPO_ROOT, extras: tuple[str, ...] = ("test",)) -> str:
+    """The project's runtime dependencies and the given extras (broad ranges), as a requirements file."""
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
-    lines = [*project["dependencies"], *project.get("optional-dependencies", {}).get("test", [])]
+    optional = project.get("optional-dependencies", {})
+    lines = [*project["dependencies"], *(line for extra in extras for line in optional.get(extra, []))]
     return "# pip install -r requirements.txt  (generated from the lab's pyproject.toml)\n" + "\n".join(lines) + "\n"
 
 

@@ -6,7 +6,8 @@ this file next to the student's models.py) calls it on the submission it importe
 and Python values; every exception raised by the student's code is turned into a
 :class:`StudentError` whose message is written for the student (their own traceback frames only).
 
-Standalone on purpose: imports nothing but the standard library and torch.
+Standalone on purpose: imports nothing but the standard library, torch and the standalone recorder
+(assignment/recorder.py, copied beside it as ``selab_recorder.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
+
+try:  # the sandboxed child: the recorder is copied beside this file (grader/sandbox/process.py RUNTIME_FILES)
+    import selab_recorder as recorder
+except ImportError:  # in-process (grader.subject.LocalSubject): the lab's own module
+    from assignment import recorder
 
 CLASS_NAMES = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 MAX_MODELS = 8  # models kept alive at once; checks never need more than two
@@ -233,45 +239,17 @@ class Operations:
         model = self._model(handle)
         x = _input(x)
         named = self._call("named_modules()", lambda: list(model.named_modules()))[:MAX_HOOKED]
-        order, types, inputs, outputs, hooks = [], {}, {}, {}, []
-
-        def first_tensor(value):
-            if isinstance(value, torch.Tensor):
-                return value
-            if isinstance(value, (tuple, list)):
-                return next((v for v in value if isinstance(v, torch.Tensor)), None)
-            return None
 
         def plain(value):
-            tensor = first_tensor(value)
+            tensor = recorder.first_tensor(value)
             return None if tensor is None or tensor.is_complex() else _plain(tensor.float(), "a recorded tensor")
 
-        for name, module in named:
-            if not name or not isinstance(module, torch.nn.Module):
-                continue
-            name = str(name)
-
-            def before(module, args, name=name):
-                if name not in types:
-                    order.append(name)
-                    types[name] = type(module).__name__[:60]
-                    inputs[name] = plain(args)
-
-            def after(module, args, output, name=name):
-                if name not in outputs:
-                    outputs[name] = plain(output)
-
-            hooks.append(module.register_forward_pre_hook(before))
-            hooks.append(module.register_forward_hook(after))
-        try:
+        with recorder.hooked(named, plain) as recording:
             self._call("train()/eval()", model.train, bool(train))
             with torch.no_grad():
                 out = self._call("forward", model, x)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        outputs[""] = _plain(out, "forward")
-        return {"order": order, "types": types, "inputs": inputs, "outputs": outputs}
+        recording["outputs"][""] = _plain(out, "forward")
+        return recording
 
     def store(self, key: str, images, labels) -> None:
         """Keep training data under ``key``, so several trainings need only one transfer of it."""

@@ -47,7 +47,8 @@ from grader.sandbox.cgroup import PidsCgroup
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent.parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
-                 "selab_protocol.py": HERE / "protocol.py"}
+                 "selab_protocol.py": HERE / "protocol.py",
+                 "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py"}
 MARKER_VAR = "SELAB_SANDBOX"
 RUNTIME_FAILED = 86  # exit status of child.py when the grader's runtime fails before student code runs
 STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next

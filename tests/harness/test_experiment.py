@@ -100,3 +100,28 @@ def test_lab_text_view_flatten_trains_through_the_harness(fashion):
     seed_everything(0)
     history = train_model(LabTextFlatten(), *fashion, TrainConfig(epochs=1, seed=0, progress=False))
     assert abs(history.final_accuracy - reference_history.final_accuracy) < 0.02
+
+
+def test_results_are_written_before_any_probe_or_plot(tmp_path, monkeypatch):
+    """A crash after training (here: in the plots) never loses the run: results.json and results.md exist."""
+    from assignment import report
+
+    def broken_plots(results, out):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(report, "write_plots", broken_plots)
+    out = tmp_path / "kept"
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        compare.main(["--impl", "reference", "--models", "base,se", "--epochs", "1", "--train-limit", "256",
+                      "--no-progress", "--out", str(out)])
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["models"]) == {"base", "se"} and "se_gates" in results
+    assert "CNN_SE" in (out / "results.md").read_text()
+
+
+def test_results_md_gives_the_command_that_reruns_the_run(tmp_path):
+    """From the notebook too: the command is rebuilt from the arguments given, never the kernel's sys.argv."""
+    argv = ["--impl", "reference", "--models", "base", "--epochs", "1", "--train-limit", "128", "--no-progress",
+            "--out", str(tmp_path / "cmd")]
+    compare.main(argv)
+    assert f"`python -m assignment.compare {' '.join(argv)}`" in (tmp_path / "cmd" / "results.md").read_text()
