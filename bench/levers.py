@@ -3,7 +3,7 @@
 Each lever compares variants of one training step (or one evaluation) of the reference models on a
 fixed synthetic batch, interleaved round by round so a busy machine slows every variant alike;
 the figure is the median over rounds. This isolates the model arithmetic from data preparation.
-The harness (assignment/train.py) keeps the winners; the README explains each decision.
+The harness (assignment/train.py) keeps the winners; docs/performance.md ("Levers") explains each decision.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from grader.config import load_config  # noqa: E402
 from tests.hostile.uploads import BUILDERS, UploadContext  # noqa: E402
 from tests.packaging.helpers import class_scores, grader_files_probe  # noqa: E402
 
-SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (see README)
+SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (docs/maintainers.md)
 MIRROR = "http://deb.debian.org/debian"
 MEMORY_LIMIT = 768 * 1000 * 1000  # Gradescope's default: 768 MB
 CPU_PERIOD_US = 100_000
