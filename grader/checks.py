@@ -257,6 +257,9 @@ def run_checks(subject, config: Config | None = None, classes: Iterable[str] | N
     config = config or active_config()
     wanted = set(classes) if classes is not None else set(CLASS_ORDER)
     configure(config)  # before the checks are imported: it fixes their Hypothesis settings
+    from grader.layout import layout_subject
+
+    subject = layout_subject(subject, config)
     return [run_check(function, subject, config) for function in collect_checks()
             if info_of(function).class_name in wanted]
 
