@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -256,9 +257,17 @@ def renamed(recording: dict, modules: dict[str, str]) -> dict:
             "outputs": pick(recording["outputs"])}
 
 
+_wrapped: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # raw subject -> its LayoutSubject
+
+
 def layout_subject(subject, config) -> LayoutSubject:
-    """``subject`` wrapped once (wrapping a LayoutSubject again returns it)."""
-    return subject if isinstance(subject, LayoutSubject) else LayoutSubject(subject, config)
+    """The one LayoutSubject of ``subject`` (made on first use; a LayoutSubject is returned as it is), so
+    every path that runs a check (pytest, run_check, the otter bridge) shares its layouts and feedback."""
+    if isinstance(subject, LayoutSubject):
+        return subject
+    if subject not in _wrapped:
+        _wrapped[subject] = LayoutSubject(subject, config)
+    return _wrapped[subject]
 
 
 def raw_subject(subject):

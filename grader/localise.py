@@ -31,7 +31,7 @@ def hints() -> dict[str, dict]:
     """The hints, by evidence name: ``text`` (with {module}), ``proof`` (the corpus entry it fires on)."""
     with open(HINTS_PATH, "rb") as handle:
         table = tomllib.load(handle)
-    unknown = set(table) - set(EVIDENCE) - set(LAYOUT_EVIDENCE)
+    unknown = {name for name in set(table) - set(EVIDENCE) - set(LAYOUT_EVIDENCE) if table[name].get("kind") != "error"}
     if unknown:
         raise ValueError(f"{HINTS_PATH.name}: no evidence predicate for {sorted(unknown)}")
     return table
@@ -197,6 +197,16 @@ def _excitation_bias(class_name: str, kwargs: dict, expected: dict, observed: di
 
 
 LAYOUT_EVIDENCE = {"paper_ratio": _paper_ratio, "excitation_bias": _excitation_bias}
+
+
+def error_hints(message: str) -> list[str]:
+    """The likely causes of an error the student's code raised, where torch's message is specific
+    (hints of kind "error": their ``match`` is a piece of that message)."""
+    from grader.checks import active_config
+
+    if not (active_config().feedback or {}).get("hints", True):
+        return []
+    return [hint["text"] for hint in hints().values() if hint.get("kind") == "error" and hint["match"] in message]
 
 
 def layout_hints(class_name: str, kwargs: dict, expected: dict, observed: dict) -> list[str]:
