@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -257,17 +256,16 @@ def renamed(recording: dict, modules: dict[str, str]) -> dict:
             "outputs": pick(recording["outputs"])}
 
 
-_wrapped: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # raw subject -> its LayoutSubject
-
-
 def layout_subject(subject, config) -> LayoutSubject:
-    """The one LayoutSubject of ``subject`` (made on first use; a LayoutSubject is returned as it is), so
-    every path that runs a check (pytest, run_check, the otter bridge) shares its layouts and feedback."""
+    """The one LayoutSubject of ``subject`` (made on first use and kept on it; a LayoutSubject is returned
+    as it is), so every path that runs a check (pytest, run_check, the otter bridge) shares its layouts
+    and its feedback memory."""
     if isinstance(subject, LayoutSubject):
         return subject
-    if subject not in _wrapped:
-        _wrapped[subject] = LayoutSubject(subject, config)
-    return _wrapped[subject]
+    wrapped = getattr(subject, "_layout_subject", None)
+    if wrapped is None:
+        wrapped = subject._layout_subject = LayoutSubject(subject, config)
+    return wrapped
 
 
 def raw_subject(subject):
