@@ -157,7 +157,7 @@ class LayoutSubject:
             try:
                 self.layout_of(ref)
             finally:
-                self.raw.release(ref)
+                self.release(ref)
         return self._layouts[key]
 
     def _work_out(self, class_name: str, kwargs: dict, observed: dict) -> Layout:

@@ -192,7 +192,8 @@ def _paper_ratio(class_name: str, kwargs: dict, expected: dict, observed: dict) 
 
 def _excitation_bias(class_name: str, kwargs: dict, expected: dict, observed: dict) -> str:
     extra = [key for key in observed if key not in expected]
-    owners = [key[:-len(".bias")] for key in extra if key.endswith(".bias") and key[:-len(".bias")] + ".weight" in expected]
+    owners = [key.removesuffix(".bias") for key in extra
+              if key.endswith(".bias") and key.removesuffix(".bias") + ".weight" in expected]
     return ", ".join(owners) if extra and len(owners) == len(extra) else ""
 
 

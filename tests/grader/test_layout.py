@@ -63,7 +63,8 @@ def test_weights_and_gradients_go_through_the_correspondence(name, class_name, k
     model = subject.build(class_name, kwargs, seed=4)
     assert subject.layout_of(model).status == "mapped"
     subject.load_state_dict(model, reference.state_dict())
-    shape = (2, kwargs["channels"], 3, 3) if class_name == "SEBlock" else (2, kwargs.get("in_channels", 1), *(2 * (kwargs.get("image_size", 28),)))
+    size = kwargs.get("image_size", 28)
+    shape = (2, kwargs["channels"], 3, 3) if class_name == "SEBlock" else (2, kwargs.get("in_channels", 1), size, size)
     x = random_input(shape, 5)
     torch.testing.assert_close(subject.forward(model, x), reference.eval()(x).detach(), rtol=1e-4, atol=1e-5)
     grad_output = random_input(tuple(reference(x).shape), 6)
@@ -76,7 +77,8 @@ def test_weights_and_gradients_go_through_the_correspondence(name, class_name, k
 
 def test_strict_policy_and_extra_parameters_give_one_line_pointing_to_the_layout_check():
     strict = replace(CONFIG, layout="strict")
-    for module, config in ((_module("correct", "layout_se_fc1_fc2"), strict), (_module("buggy", "se_mlp_bias"), CONFIG)):
+    cases = ((_module("correct", "layout_se_fc1_fc2"), strict), (_module("buggy", "se_mlp_bias"), CONFIG))
+    for module, config in cases:
         subject = layout_subject(LocalSubject(module, config), config)
         model = subject.build("SEBlock", {"channels": 8, "reduction": 2})
         assert subject.layout_of(model).status == "none"

@@ -91,7 +91,7 @@ def test_each_hint_fires_on_the_corpus_entry_that_proves_it(hint):
 
 @pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if hint.get("kind") == "layout"))
 def test_each_layout_hint_fires_on_the_corpus_entry_that_proves_it(hint):
-    """Layout hints read the two state_dict layouts; the proof entry's layout shows the cause in every class it breaks."""
+    """Layout hints read the two state_dict layouts: the proof entry shows its cause in every class it breaks."""
     from grader.hidden._common import LAYOUT_CONFIGS
 
     proof = hints()[hint]["proof"]
