@@ -18,6 +18,8 @@ ENV_VAR = "SELAB_GRADER_CONFIG"
 CLASS_ORDER = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 TRAINED_CLASSES = ("CNN_Base", "CNN_SE", "CNN_SelfAttention")
 ISOLATION_MODES = ("auto", "none")
+#: [grading] layout: "map" grades a renamed layout by its function (grader/layout.py), "strict" by name only.
+LAYOUT_POLICIES = ("map", "strict")
 
 
 class ConfigError(ValueError):
@@ -69,6 +71,7 @@ class Config:
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
     sources: tuple[str, ...] = ()
     feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
+    layout: str = "map"  # [grading] layout, one of LAYOUT_POLICIES
 
     def points_for(self, class_name: str, key: str) -> int:
         try:
@@ -174,6 +177,9 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         raise ConfigError("sandbox.user must be a string (\"\" for none)")
     if not (isinstance(sandbox.get("parallel_training"), bool) or sandbox.get("parallel_training") == "auto"):
         raise ConfigError("sandbox.parallel_training must be true, false or \"auto\"")
+    layout = raw.get("grading", {}).get("layout", "map")
+    if layout not in LAYOUT_POLICIES:
+        raise ConfigError(f"grading.layout must be one of {LAYOUT_POLICIES}, got {layout!r}")
     return Config(
         points=points,
         training=training,
@@ -186,6 +192,7 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         parallel_training=sandbox["parallel_training"],
         sources=tuple(sources),
         feedback=dict(raw.get("feedback", {})),
+        layout=layout,
     )
 
 

@@ -40,12 +40,19 @@ def test_partial_override_file_and_environment_variable(tmp_path, monkeypatch):
     ("[points.CNN_Base]\nshapes = -1\n", "non-negative integer"),
     ("[training.threshold]\nCNN_Base = 1.5\n", "accuracy in"),
     ("[sandbox]\nisolation = 'maybe'\n", "isolation"),
+    ("[grading]\nlayout = 'loose'\n", "grading.layout"),
 ])
 def test_bad_overrides_are_errors_not_silent_defaults(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_layout_policy_defaults_to_map_and_can_be_strict(tmp_path):
+    path = tmp_path / "strict.toml"
+    path.write_text("[grading]\nlayout = 'strict'\n")
+    assert load_config().layout == "map" and load_config(path).layout == "strict"
 
 
 def test_thresholds_are_backed_by_the_committed_calibration():
