@@ -45,7 +45,7 @@ class _BlockGraderImports:
         return None
 
 
-RUNTIME_FAILED = 86  # exit status meaning "the grader's runtime failed before any student code ran"
+RUNTIME_FAILED = 86  # exit status meaning "the grader's runtime failed before any student code ran" (cgroup.py too)
 STARTED = {"started": True}  # first frame: the runtime is up; student code runs next
 
 
@@ -87,8 +87,6 @@ def _start():
 
 def _serve(settings, models_path, protocol, ops, send, limits) -> None:
     fd_in = settings["fd_in"]
-    import torch
-
     try:
         import importlib.util
 
@@ -100,7 +98,7 @@ def _serve(settings, models_path, protocol, ops, send, limits) -> None:
         send(0, {"ready": False, "error": ops.describe(error, models_path).to_dict()})
         os._exit(0)
     operations = ops.Operations(module, models_path)
-    send(0, {"ready": True, "torch": torch.__version__})
+    send(0, {"ready": True})
 
     while True:
         try:

@@ -6,18 +6,17 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
   runtime (``selab_child.py``, ``selab_ops.py``, ``selab_protocol.py``); it is started with
   ``python -I -S -B``, its own session/process group, a minimal environment with a unique marker,
   and limits (address space, file size, core dumps, processes) set before any student code runs;
-- it runs in a bubblewrap jail (grader/sandbox/bwrap.py) that shows it an allowlist of the disk
-  (system folders, the interpreter and its site-packages, its own folder; never this project), as
-  root and as an ordinary user; where bwrap cannot run and a ``sandbox.user`` is set (Gradescope's
-  containers), as that user; otherwise the grader refuses (:class:`NoIsolation`) unless told
-  ``--unsafe-no-sandbox`` (a plain child of the grader's user, for trusted code only);
+- how it is isolated (the bubblewrap jail, the sandbox user, or nothing with ``--unsafe-no-sandbox``) is
+  one object of grader/sandbox/isolation.py, chosen by :func:`protection`, which refuses
+  (:class:`NoIsolation`) where no isolation can be set up;
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
 - where a pids cgroup is available (grader/sandbox/cgroup.py) the child and everything it starts
   live in a group capped at ``limits.processes`` tasks;
-- :meth:`Sandbox.stop` SIGKILLs the cgroup's members, the process group, every descendant (the
-  grader is a subreaper) and any process carrying the marker, then removes the folder.
+- :meth:`Sandbox.stop` SIGKILLs the cgroup's members and the process group; in the jail the PID
+  namespace takes the rest, elsewhere every descendant (the grader is a subreaper) and any process
+  carrying the marker (grader/sandbox/reaper.py); then it removes the folder.
 
 Failures are reported as :class:`SandboxFailure` (a BaseException, so that Hypothesis stops at once
 instead of shrinking through restarts) with a message in plain words for the student.
@@ -27,29 +26,23 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import signal
-import site
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import bwrap, protocol, reaper
+from grader.sandbox import isolation, protocol, reaper
 from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox.isolation import MARKER_VAR, PROJECT_ROOT, NoIsolation, child_sys_path  # noqa: F401 - API
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parent.parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py"}
-MARKER_VAR = "SELAB_SANDBOX"
-RUNTIME_FAILED = 86  # exit status of child.py when the grader's runtime fails before student code runs
 STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
@@ -66,10 +59,6 @@ class SandboxFailure(BaseException):
         super().__init__(message)
         self.reason = reason  # "timeout" | "crash" | "exit" | "protocol" | "import" | "budget" | "start"
         self.message = message
-
-
-class NoIsolation(Exception):
-    """No isolation can be set up here and unsafe grading was not asked for; the message says what to do."""
 
 
 class StudentCodeError(Exception):
@@ -103,51 +92,12 @@ class SandboxSettings:
                    user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox)
 
 
-def child_sys_path() -> list[str]:
-    """The interpreter's standard library and site-packages, never a folder holding the grader or reference."""
-    paths = []
-    for key in ("stdlib", "platstdlib"):
-        paths.append(sysconfig.get_paths()[key])
-    paths += [p for p in sys.path if p.endswith(("lib-dynload", ".zip"))]
-    paths += site.getsitepackages()
-    keep = []
-    for path in paths:
-        resolved = Path(path)
-        if (resolved / "reference" / "models.py").exists() or (resolved / "grader" / "sandbox").exists():
-            continue  # a non-editable install of this project: do not expose it
-        if path not in keep:
-            keep.append(path)
-    return keep
-
-
-def _interpreter_paths() -> list[str]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable)), *child_sys_path()}
-    return sorted(p for p in paths if p)
-
-
-UNSAFE = "NONE: graded without isolation (--unsafe-no-sandbox)"
-REFUSAL = ("Refusing to grade: no sandbox can be set up on this machine ({why}). Student code would run as "
-           "you and could read the solution. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
-           "and enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade on "
-           "Gradescope, or, for trusted code only, pass --unsafe-no-sandbox.")
-
-
-def protection(settings: SandboxSettings) -> tuple[str, "bwrap.Jail | None"]:
-    """What isolates the child: ("bwrap: ...", jail), ("user NAME", None) or (UNSAFE, None); raises
-    NoIsolation (fail closed) when none can be set up and unsafe grading was not asked for."""
-    if settings.unsafe_no_sandbox:
-        return UNSAFE, None
-    if settings.isolation == "none":
-        raise NoIsolation(REFUSAL.format(why='sandbox.isolation = "none" in the configuration'))
-    try:
-        jail = bwrap.plan(_interpreter_paths(), PROJECT_ROOT, settings.user, max(settings.file_mib, 1) << 21)
-        bwrap.probe(jail, settings.python)
-        return f"bubblewrap jail (allowlist), user {jail.user}", jail
-    except bwrap.Unavailable as error:
-        if settings.user and os.geteuid() == 0 and sys.platform.startswith("linux"):
-            return f"sandbox user {settings.user} (no bubblewrap here: {error})", None
-        raise NoIsolation(REFUSAL.format(why=error)) from None
+def protection(settings: SandboxSettings) -> tuple[str, isolation.Isolation]:
+    """What isolates the child, in words for results.json, and the mode itself; raises NoIsolation (fail
+    closed) when none can be set up and unsafe grading was not asked for."""
+    mode = isolation.choose(settings.unsafe_no_sandbox, settings.isolation, settings.user,
+                            max(settings.file_mib, 1) << 21, settings.python)
+    return mode.protection, mode
 
 
 class _OutputDrain(threading.Thread):
@@ -188,19 +138,16 @@ class Sandbox:
         self.drain: _OutputDrain | None = None
         self.ready = False
         self._started = False
-        self.torch_version = ""
-        self.mode = "plain"
+        self.isolation: isolation.Isolation = isolation.Unsafe()
         self._fd_to_child = self._fd_from_child = -1
         self._next_id = 1
         self._marker = b""
-        self._exit_code: int | None = None
         self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
         self.cgroup: PidsCgroup | None = None
 
     # ---------------------------------------------------------------------------------- start
     def start(self) -> None:
         """Spawn the child (returns at once; :meth:`wait_ready` waits for the import of models.py)."""
-        reaper.become_subreaper()
         settings = self.settings
         self._started = False
         self.folder = Path(tempfile.mkdtemp(prefix="selab-child-"))
@@ -220,36 +167,20 @@ class Sandbox:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.folder),
                "TMPDIR": str(self.folder), MARKER_VAR: token, "OMP_NUM_THREADS": str(settings.threads),
                "MKL_NUM_THREADS": str(settings.threads)}
-        popen_extra = {}
-        self.mode, jail = protection(settings)
-        script = self.folder / "selab_child.py"
-        command = [settings.python, "-I", "-S", "-B", "-u", str(script), json.dumps(child_settings)]
-        if jail is not None:
-            if jail.uid is not None:  # root: the unprivileged child reads its own folder (bwrap, capless, enters it)
-                for path in [self.folder, *self.folder.iterdir()]:
-                    os.chown(path, jail.uid, jail.gid)
-                    os.chmod(path, 0o711 if path == self.folder else 0o600)
-            env["HOME"] = env["TMPDIR"] = "/tmp"
-            command = jail.command(self.folder, env, [settings.python, "-I", "-S", "-B", "-u",
-                                                      f"{bwrap.WORKDIR}/selab_child.py", json.dumps(child_settings)])
-            env = {"PATH": env["PATH"], MARKER_VAR: token}  # bwrap's own environment (--clearenv inside)
-        elif self.mode.startswith("sandbox user"):
-            record = pwd.getpwnam(settings.user)
-            for path in [self.folder, *self.folder.iterdir()]:
-                os.chown(path, record.pw_uid, record.pw_gid)
-            os.chmod(self.folder, 0o700)
-            popen_extra = {"user": record.pw_uid, "group": record.pw_gid, "extra_groups": []}
+        self.isolation = protection(settings)[1]
+        if not self.isolation.pid_namespace:
+            reaper.become_subreaper()  # double-forked orphans come back to us, where kill_tree finds them
+        launch = self.isolation.launch(self.folder, settings.python, json.dumps(child_settings), env)
+        command = launch.command
         self.cgroup = PidsCgroup.create(f"selab-{token}", settings.processes)
         if self.cgroup is not None:
-            if popen_extra:  # the sandbox user must be able to put itself in its group
-                os.chown(self.cgroup.path / "cgroup.procs", popen_extra["user"], popen_extra["group"])
             command = self.cgroup.wrap(command)
         try:
             with _live_lock:  # spawned and registered at once: another thread's clean-up never takes it for an orphan
                 self.process = subprocess.Popen(
-                    command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
+                    command, cwd=self.folder, env=launch.env, stdin=subprocess.DEVNULL, stdout=output_write,
                     stderr=output_write, pass_fds=(request_read, reply_write), start_new_session=True,
-                    close_fds=True, **popen_extra)
+                    close_fds=True)
                 _live_roots.add(self.process.pid)
         except OSError as error:
             for fd in (request_read, request_write, reply_read, reply_write, output_read, output_write):
@@ -284,12 +215,11 @@ class Sandbox:
                                                       "input())?") from None
         except protocol.ChannelClosed:
             message = self._death_message("while your models.py was being imported")
-            code = self._exit_code
             self.stop()
             # Before STARTED no student code has run: any death is the grader's (the runtime's, bwrap's).
             # After it every status is the student's (os._exit(86) at import must cost points).
             if not self._started:
-                raise RuntimeError(f"the sandbox ({self.mode}) could not start: {self.output()[0][-800:]}") from None
+                raise RuntimeError(f"the sandbox ({self.isolation.protection}) could not start: {self.output()[0][-800:]}") from None
             raise SandboxFailure("import", message) from None
         except protocol.ProtocolError as error:
             self.stop()
@@ -303,7 +233,6 @@ class Sandbox:
             self.stop()
             raise SandboxFailure("import", "importing your models.py failed:\n" + _text(error.get("message")))
         self.ready = True
-        self.torch_version = _text(body.get("torch"), 40)
 
     # ---------------------------------------------------------------------------------- requests
     def _limits(self) -> protocol.Limits:
@@ -351,10 +280,7 @@ class Sandbox:
                 code = self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
-        if code is not None and self.mode.startswith("bubblewrap") and 128 < code < 128 + 65:
-            code = 128 - code  # bwrap reports the child's death by signal N as 128 + N
-        self._exit_code = code
-        return describe_exit(code, when, self.settings)
+        return describe_exit(None if code is None else self.isolation.exit_status(code), when, self.settings)
 
     # ---------------------------------------------------------------------------------- stop
     def output(self) -> tuple[str, int]:
@@ -366,10 +292,18 @@ class Sandbox:
     def kill(self) -> None:
         """SIGKILL the child and everything it started, from any thread (the owner then calls stop())."""
         process = self.process
-        if self.cgroup is not None:
-            self.cgroup.kill_all(1.0)
         if process is not None:
-            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: _live_roots - {process.pid}, _live_lock)
+            self._kill_all(process.pid, lambda: _live_roots - {process.pid}, 1.0)
+
+    def _kill_all(self, pid: int, protected, cgroup_seconds: float) -> None:
+        """The cgroup's exact membership (fork bombs included), then: in a PID namespace the child itself (the
+        kernel takes the namespace down with bwrap's init, which dies with it); elsewhere a scan of /proc."""
+        if self.cgroup is not None:
+            self.cgroup.kill_all(cgroup_seconds)
+        if self.isolation.pid_namespace:
+            reaper.kill_group(pid)
+        else:
+            reaper.kill_tree(pid, pid, self._marker, protected, _live_lock)
 
     def stop(self) -> None:
         """Kill the child and everything it started; remove its folder. Idempotent."""
@@ -378,9 +312,7 @@ class Sandbox:
         if process is not None:
             with _live_lock:
                 _live_roots.discard(process.pid)
-            if self.cgroup is not None:
-                self.cgroup.kill_all()  # exact membership, fork bombs included
-            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: set(_live_roots), _live_lock)
+            self._kill_all(process.pid, lambda: set(_live_roots), 5.0)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -400,12 +332,6 @@ class Sandbox:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _to_numpy(value):

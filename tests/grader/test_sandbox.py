@@ -14,9 +14,9 @@ import torch
 from grader.sandbox import reaper
 from grader.sandbox.cgroup import PidsCgroup
 from grader.sandbox import bwrap
+from grader.sandbox.isolation import interpreter_paths
 from grader.sandbox.process import (PROJECT_ROOT, NoIsolation, Sandbox, SandboxFailure, SandboxSettings,
-                                    StudentCodeError, _interpreter_paths,
-                                    protection)
+                                    StudentCodeError, protection)
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
 
@@ -279,7 +279,7 @@ except OSError:
     assert "SEES" not in text and text.count("GONE") == 5 and "NETWORK no" in text, text
     shown = set(eval(text.split("ROOT ")[1].splitlines()[0]))  # noqa: S307 - our own probe's list
     # the interpreter's folders show wherever this checkout lives (/work, /check, /tmp...): ask the plan
-    jail = bwrap.plan(_interpreter_paths(), PROJECT_ROOT, "", 1 << 20)
+    jail = bwrap.plan(interpreter_paths(), PROJECT_ROOT, "", 1 << 20)
     interpreter_tops = {Path(path).parts[1] for path in jail.readable + jail.rebound}
     system = {Path(path).parts[1] for path in bwrap.SYSTEM} | {"etc", "dev", "proc", "tmp", "selab"}
     assert shown <= system | interpreter_tops, (shown, interpreter_tops)
