@@ -12,8 +12,8 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
-- where a pids cgroup is available (grader/sandbox/cgroup.py) the child and everything it starts
-  live in a group capped at ``limits.processes`` tasks;
+- where the grader may create cgroups (grader/sandbox/cgroup.py, v2 or v1) the child and everything it
+  starts live in a group capped at ``limits.processes`` tasks;
 - :meth:`Sandbox.stop` SIGKILLs the cgroup's members and the process group; in the jail the PID
   namespace takes the rest, elsewhere every descendant (the grader is a subreaper) and any process
   carrying the marker (grader/sandbox/reaper.py); then it removes the folder.
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.sandbox import isolation, protocol, reaper
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox.cgroup import Cgroup, Limits
 from grader.sandbox.isolation import MARKER_VAR, PROJECT_ROOT, NoIsolation, child_sys_path  # noqa: F401 - API
 
 HERE = Path(__file__).resolve().parent
@@ -143,7 +143,7 @@ class Sandbox:
         self._next_id = 1
         self._marker = b""
         self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
-        self.cgroup: PidsCgroup | None = None
+        self.cgroup: Cgroup | None = None
 
     # ---------------------------------------------------------------------------------- start
     def start(self) -> None:
@@ -172,7 +172,7 @@ class Sandbox:
             reaper.become_subreaper()  # double-forked orphans come back to us, where kill_tree finds them
         launch = self.isolation.launch(self.folder, settings.python, json.dumps(child_settings), env)
         command = launch.command
-        self.cgroup = PidsCgroup.create(f"selab-{token}", settings.processes)
+        self.cgroup = Cgroup.create(f"selab-{token}", Limits(tasks=settings.processes))
         if self.cgroup is not None:
             command = self.cgroup.wrap(command)
         try:

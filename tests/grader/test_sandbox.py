@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from grader.sandbox import reaper
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox.cgroup import Cgroup, Limits
 from grader.sandbox import bwrap
 from grader.sandbox.isolation import interpreter_paths
 from grader.sandbox.process import (PROJECT_ROOT, NoIsolation, Sandbox, SandboxFailure, SandboxSettings,
@@ -188,7 +188,7 @@ except OSError as error:
 
 
 def _pids_cgroup_available() -> bool:
-    group = PidsCgroup.create(f"selab-probe-{os.getpid()}", 8)
+    group = Cgroup.create(f"selab-probe-{os.getpid()}", Limits(tasks=8))
     if group is not None:
         group.remove()
     return group is not None
