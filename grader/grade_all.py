@@ -57,12 +57,14 @@ def _safe_names(entries: list[Path]) -> list[str]:
     return names
 
 
-def _grade_one(entry: Path, name: str, out: Path, extra: list[str]) -> Graded:
+def _grade_one(entry: Path, name: str, out: Path, extra: list[str], jobs: int) -> Graded:
+    from grader.sandbox.process import CONCURRENT_VAR
+
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
     results = folder / "results.json"
     paths = [str(PROJECT_ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths), **{CONCURRENT_VAR: str(max(1, jobs))})  # the CPU share
     started = time.monotonic()
     with open(folder / "grader.log", "wb") as log:
         code = subprocess.run([sys.executable, "-m", "grader", "grade", str(entry), "--out", str(results), *extra],
@@ -171,7 +173,7 @@ def grade_all(directory: Path, out: Path, jobs: int = 1, config: str | None = No
             (["--unsafe-no-sandbox"] if unsafe_no_sandbox else [])
     names = _safe_names(entries)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        graded = list(pool.map(lambda pair: _grade_one(pair[0].resolve(), pair[1], out, extra), zip(entries, names)))
+        graded = list(pool.map(lambda pair: _grade_one(pair[0].resolve(), pair[1], out, extra, jobs), zip(entries, names)))
     _write_csv(graded, out / "grades.csv")
     histogram = out / "score-histogram.png"
     _histogram([g.doc["score"] for g in graded if g.doc], histogram)

@@ -32,6 +32,10 @@ def _apply_limits(settings: dict) -> None:
         except (ValueError, OSError):
             soft, hard = resource.getrlimit(which)
             resource.setrlimit(which, (min(value, hard) if hard != resource.RLIM_INFINITY else value, hard))
+    if settings.get("cpus"):  # no cgroup bounds the CPU time here: fewer CPUs and a lower priority instead
+        os.sched_setaffinity(0, settings["cpus"])
+    if settings.get("nice"):
+        os.nice(settings["nice"])  # an unprivileged child cannot raise its priority again
 
 
 class _BlockGraderImports:

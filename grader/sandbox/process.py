@@ -25,6 +25,7 @@ instead of shrinking through restarts) with a message in plain words for the stu
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -44,6 +45,8 @@ HERE = Path(__file__).resolve().parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py"}
 STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
+CONCURRENT_VAR = "SELAB_CONCURRENT_SUBMISSIONS"  # set by grade-all: submissions graded at once (the CPU share)
+FALLBACK_NICE = 10  # the child's priority where no cgroup bounds its CPU time (it cannot raise it again)
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
 
@@ -83,13 +86,16 @@ class SandboxSettings:
     isolation: str = "auto"
     python: str = sys.executable
     unsafe_no_sandbox: bool = False  # --unsafe-no-sandbox: a plain child, for trusted code only
+    cpus: float = 0.0  # CPU share of all the submission's children together (0 = none)
 
     @classmethod
     def from_config(cls, config, unsafe_no_sandbox: bool = False) -> "SandboxSettings":
         limits = config.limits
+        concurrent = int(os.environ.get(CONCURRENT_VAR, "1") or 1)
         return cls(memory_mib=limits.memory_mib, file_mib=limits.file_mib, output_kib=limits.output_kib,
                    processes=limits.processes, message_mib=limits.message_mib, threads=config.training.threads,
-                   user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox)
+                   user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox,
+                   cpus=config.submission_cpus(concurrent))
 
 
 def protection(settings: SandboxSettings) -> tuple[str, isolation.Isolation]:
@@ -98,6 +104,50 @@ def protection(settings: SandboxSettings) -> tuple[str, isolation.Isolation]:
     mode = isolation.choose(settings.unsafe_no_sandbox, settings.isolation, settings.user,
                             max(settings.file_mib, 1) << 21, settings.python)
     return mode.protection, mode
+
+
+class _SubmissionShare:
+    """The CPU share of the submission this process grades: one cgroup with the CPU quota, holding the group
+    of each of its children (made with the first child, removed after the last)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.group: Cgroup | None = None
+        self.users = 0
+
+    def child_group(self, name: str, settings: SandboxSettings) -> tuple[Cgroup | None, bool]:
+        """The child's group (tasks capped, inside the share when there is one) and whether its CPU is bounded."""
+        with self.lock:
+            if settings.cpus > 0 and self.group is None:
+                self.group = Cgroup.create(f"selab-share-{uuid.uuid4().hex}", Limits(cpus=settings.cpus))
+            share = self.group if settings.cpus > 0 else None
+            group = Cgroup.create(name, Limits(tasks=settings.processes), parent=share)
+            if share is not None and group is not None:
+                self.users += 1
+                return group, True
+            self._release_if_unused()
+            return group, False
+
+    def release(self) -> None:
+        with self.lock:
+            self.users -= 1
+            self._release_if_unused()
+
+    def _release_if_unused(self) -> None:
+        if self.users == 0 and self.group is not None and self.group.remove_if_unused():
+            self.group = None
+
+
+_share = _SubmissionShare()
+
+
+def fallback_cpus(cpus: float) -> list[int]:
+    """Where no cgroup bounds the CPU time: ``ceil(cpus)`` of the usable CPUs, picked by this process's id so that
+    the submissions graded at once tend to spread over different CPUs."""
+    usable = sorted(os.sched_getaffinity(0))
+    count = min(len(usable), max(1, math.ceil(cpus)))
+    start = os.getpid() % len(usable)
+    return [usable[(start + i) % len(usable)] for i in range(count)]
 
 
 class _OutputDrain(threading.Thread):
@@ -144,37 +194,38 @@ class Sandbox:
         self._marker = b""
         self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
         self.cgroup: Cgroup | None = None
+        self._in_share = False  # its group counts as a user of the submission's CPU share
 
     # ---------------------------------------------------------------------------------- start
     def start(self) -> None:
         """Spawn the child (returns at once; :meth:`wait_ready` waits for the import of models.py)."""
         settings = self.settings
         self._started = False
+        self.isolation = protection(settings)[1]
+        if not self.isolation.pid_namespace:
+            reaper.become_subreaper()  # double-forked orphans come back to us, where kill_tree finds them
         self.folder = Path(tempfile.mkdtemp(prefix="selab-child-"))
         shutil.copyfile(self.models_py, self.folder / "models.py")
         for name, source in RUNTIME_FILES.items():
             shutil.copyfile(source, self.folder / name)
+        token = uuid.uuid4().hex
+        self._marker = f"{MARKER_VAR}={token}".encode()
+        self.cgroup, self._in_share = _share.child_group(f"selab-{token}", settings)
+        unbounded = settings.cpus > 0 and not self._in_share  # no cgroup quota: affinity and priority instead
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         output_read, output_write = os.pipe()
-        token = uuid.uuid4().hex
-        self._marker = f"{MARKER_VAR}={token}".encode()
         child_settings = {
             "fd_in": request_read, "fd_out": reply_write, "sys_path": child_sys_path(),
             "memory_bytes": settings.memory_mib << 20, "file_bytes": settings.file_mib << 20,
             "processes": settings.processes, "threads": settings.threads, "max_request_bytes": 1 << 30,
+            "cpus": fallback_cpus(settings.cpus) if unbounded else None, "nice": FALLBACK_NICE if unbounded else 0,
         }
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.folder),
                "TMPDIR": str(self.folder), MARKER_VAR: token, "OMP_NUM_THREADS": str(settings.threads),
                "MKL_NUM_THREADS": str(settings.threads)}
-        self.isolation = protection(settings)[1]
-        if not self.isolation.pid_namespace:
-            reaper.become_subreaper()  # double-forked orphans come back to us, where kill_tree finds them
         launch = self.isolation.launch(self.folder, settings.python, json.dumps(child_settings), env)
-        command = launch.command
-        self.cgroup = Cgroup.create(f"selab-{token}", Limits(tasks=settings.processes))
-        if self.cgroup is not None:
-            command = self.cgroup.wrap(command)
+        command = launch.command if self.cgroup is None else self.cgroup.wrap(launch.command)
         try:
             with _live_lock:  # spawned and registered at once: another thread's clean-up never takes it for an orphan
                 self.process = subprocess.Popen(
@@ -185,8 +236,7 @@ class Sandbox:
         except OSError as error:
             for fd in (request_read, request_write, reply_read, reply_write, output_read, output_write):
                 os.close(fd)
-            if self.cgroup is not None:
-                self.cgroup.remove()
+            self._remove_cgroup()
             raise RuntimeError(f"the grader could not start the sandbox: {error}") from None
         for fd in (request_read, reply_write, output_write):
             os.close(fd)
@@ -295,6 +345,14 @@ class Sandbox:
         if process is not None:
             self._kill_all(process.pid, lambda: _live_roots - {process.pid}, 1.0)
 
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self._in_share:
+            self._in_share = False
+            _share.release()
+
     def _kill_all(self, pid: int, protected, cgroup_seconds: float) -> None:
         """The cgroup's exact membership (fork bombs included), then: in a PID namespace the child itself (the
         kernel takes the namespace down with bwrap's init, which dies with it); elsewhere a scan of /proc."""
@@ -317,9 +375,7 @@ class Sandbox:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+        self._remove_cgroup()
         for fd in (self._fd_to_child, self._fd_from_child):
             if fd >= 0:
                 try:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.sandbox import reaper
+from grader.sandbox import process, reaper
 from grader.sandbox.cgroup import Cgroup, Limits
 from grader.sandbox import bwrap
 from grader.sandbox.isolation import interpreter_paths
@@ -217,6 +217,47 @@ print("FORKED", children, flush=True)
     forked = int(sandbox.output()[0].split("FORKED")[1].split()[0])
     assert forked < 64, "pids.max should stop the fork loop"
     assert not group.exists()
+
+
+SPINNERS = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        while True:\n            pass\n"
+
+
+def _cpu_cgroup_available() -> bool:
+    group = Cgroup.create(f"selab-probe-{os.getpid()}", Limits(tasks=8, cpus=1.0))
+    if group is not None:
+        group.remove()
+    return group is not None
+
+
+@pytest.mark.skipif(not _cpu_cgroup_available(), reason="the grader may not create cpu cgroups on this machine")
+def test_a_submissions_children_share_one_cpu_quota(tmp_path):
+    """Both children of a submission (the checks' and the trainer's), and everything they start, live in one
+    group holding the submission's CPU share; the kernel throttles them there; it goes with the last child."""
+    path = submission(tmp_path, prefix=SPINNERS)
+    first, second = (start(path, MODES[-1], cpus=0.25) for _ in range(2))
+    share = process._share.group
+    time.sleep(1.5)
+    try:
+        assert share is not None and (share.path / ("cpu.max" if share.v2 else "cpu.cfs_quota_us")).read_text().split()[0] == "25000"
+        for sandbox in (first, second):
+            assert sandbox.cgroup.path.parent == share.path or share.path in sandbox.cgroup.joins
+        stat = dict(line.split() for line in (share.path / "cpu.stat").read_text().splitlines())
+        assert int(stat["nr_throttled"]) > 0, stat
+    finally:
+        first.stop()
+        assert share.path.exists(), "the share outlives its first child"
+        second.stop()
+    assert not share.path.exists() and process._share.group is None
+
+
+def test_without_a_cgroup_the_share_falls_back_to_affinity_and_priority(tmp_path, monkeypatch):
+    monkeypatch.setattr(Cgroup, "create", classmethod(lambda cls, *args, **kwargs: None))
+    probe = "import os\nprint('CPUS', sorted(os.sched_getaffinity(0)), 'NICE', os.nice(0), flush=True)\n"
+    sandbox = start(submission(tmp_path, prefix=probe), MODES[-1], cpus=1.0)
+    sandbox.stop()
+    text = sandbox.output()[0]
+    assert f"CPUS {process.fallback_cpus(1.0)} NICE {os.nice(0) + process.FALLBACK_NICE}" in text, text
+    assert len(process.fallback_cpus(1.0)) == 1
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or "auto" not in MODES, reason="needs root and a working bubblewrap jail")
