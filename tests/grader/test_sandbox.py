@@ -388,3 +388,29 @@ def test_a_child_that_could_not_start_is_replaced_at_the_next_call(monkeypatch, 
         assert tuple(out.shape) == (1, 4, 2, 2)
     finally:
         subject.close()
+
+
+def test_a_prefetched_training_that_hangs_fails_its_check_with_the_one_timeout_message(tmp_path):
+    """The trainings run as futures in a second child: one that hangs costs its own check, with the same words
+    (and the same summary event) as any call that hits a limit; a training that finished is returned as is."""
+    from grader.config import load_config
+    from grader.subject import RemoteSubject
+
+    config = load_config().with_limits(training_seconds=15)
+    path = submission(tmp_path, forward_prefix="import time\ntime.sleep(600)")  # SEBlock hangs: CNN_SE's training too
+    subject = RemoteSubject(path, config, settings_for(MODES[-1]))
+    kwargs = {"in_channels": 1, "num_classes": 10, "image_size": 28}
+    images, labels = torch.zeros(16, 1, 28, 28), torch.arange(16) % 10
+    budget = dict(config.training.budget(), epochs=1)
+    try:
+        subject.prefetch_training([("CNN_Base", kwargs, 0), ("CNN_SE", kwargs, 0)], images, labels, budget)
+        state = subject.short_train("CNN_Base", kwargs, 0, images, labels, budget)
+        with pytest.raises(SandboxFailure) as failure:
+            subject.short_train("CNN_SE", kwargs, 0, images, labels, budget)
+    finally:
+        subject.close()
+    assert state and all(isinstance(value, torch.Tensor) for value in state.values())
+    during = "Running the short training of CNN_SE(in_channels=1, num_classes=10, image_size=28)"
+    assert failure.value.reason == "timeout"
+    assert failure.value.message == f"{during} did not finish within the time limit of one check (15 s); the grader stopped it"
+    assert subject.events == [f"{during} hit the time limit of one check (15 s)"]
