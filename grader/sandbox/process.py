@@ -114,9 +114,12 @@ class _SubmissionShare:
         self.lock = threading.Lock()
         self.group: Cgroup | None = None
         self.users = 0
+        self.pid = os.getpid()
 
     def child_group(self, name: str, settings: SandboxSettings) -> tuple[Cgroup | None, bool]:
         """The child's group (tasks capped, inside the share when there is one) and whether its CPU is bounded."""
+        if self.pid != os.getpid():  # a fork grading another submission (warm grading): a share of its own
+            self.__init__()
         with self.lock:
             if settings.cpus > 0 and self.group is None:
                 self.group = Cgroup.create(f"selab-share-{uuid.uuid4().hex}", Limits(cpus=settings.cpus))
@@ -130,7 +133,7 @@ class _SubmissionShare:
 
     def release(self) -> None:
         with self.lock:
-            self.users -= 1
+            self.users = max(0, self.users - 1)
             self._release_if_unused()
 
     def _release_if_unused(self) -> None:
