@@ -89,9 +89,9 @@ class Config:
 
     def submission_cpus(self, concurrent: int = 1) -> float:
         """The CPU share of one submission (0 = none): "auto" = the usable CPUs divided by the ``concurrent``
-        submissions graded at once."""
+        submissions graded at once, and at least one CPU (what the time limits are calibrated for)."""
         if self.cpu_share == "auto":
-            return usable_cpus() / max(1, concurrent)
+            return max(1.0, usable_cpus() / max(1, concurrent))
         return float(self.cpu_share)
 
     @property
