@@ -13,9 +13,9 @@ and CPU affinity plus a lower priority for the CPU share).
 
 - v2 (one unified tree, ``cgroup.controllers`` at its root): ``cgroup.subtree_control`` of the parent
   enables the controllers; ``pids.max``, ``memory.max`` (+ ``memory.swap.max`` 0), ``cpu.max``
-  ("quota period"), ``cgroup.procs``, ``cgroup.kill``, ``memory.peak``, ``memory.events``.
+  ("quota period"), ``cpu.weight``, ``cgroup.procs``, ``cgroup.kill``, ``memory.peak``, ``memory.events``.
 - v1 (one tree per controller): ``pids.max``, ``memory.limit_in_bytes`` (+ ``memory.memsw.limit_in_bytes``),
-  ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, ``cgroup.procs``, ``memory.max_usage_in_bytes``,
+  ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``, ``cpu.shares``, ``cgroup.procs``, ``memory.max_usage_in_bytes``,
   ``memory.oom_control``.
 A group made inside another (:meth:`Cgroup.create` with ``parent``) is bound by the parent's limits as
 well: the CPU share of a submission holds the groups of all its children.
@@ -43,9 +43,11 @@ class Limits:
     tasks: int | None = None  # processes and threads
     memory_bytes: int | None = None  # resident memory, swap excluded
     cpus: float | None = None  # CPU time per second of wall time, all members together
+    weight: float | None = None  # under contention, the group weighs as much as this many ordinary processes
 
     def controllers(self) -> list[str]:
-        wanted = [("pids", self.tasks), ("memory", self.memory_bytes), ("cpu", self.cpus)]
+        wanted = [("pids", self.tasks), ("memory", self.memory_bytes), ("cpu", self.cpus if self.weight is None
+                                                                         else self.weight)]
         return [name for name, value in wanted if value is not None]
 
 
@@ -63,6 +65,8 @@ def _v1_files(limits: Limits) -> dict[str, dict[str, str]]:
                            "memory.memsw.limit_in_bytes?": str(limits.memory_bytes)}
     if limits.cpus is not None:
         files["cpu"] = {"cpu.cfs_period_us": str(PERIOD_US), "cpu.cfs_quota_us": str(_quota_us(limits.cpus))}
+    if limits.weight is not None:  # an ordinary process weighs 1024
+        files.setdefault("cpu", {})["cpu.shares"] = str(max(2, round(1024 * limits.weight)))
     return files
 
 
@@ -74,6 +78,8 @@ def _v2_files(limits: Limits) -> dict[str, str]:
         files |= {"memory.max": str(limits.memory_bytes), "memory.swap.max?": "0"}
     if limits.cpus is not None:
         files["cpu.max"] = f"{_quota_us(limits.cpus)} {PERIOD_US}"
+    if limits.weight is not None:  # an ordinary process (and a group by default) weighs 100
+        files["cpu.weight"] = str(min(10000, max(1, round(100 * limits.weight))))
     return files
 
 

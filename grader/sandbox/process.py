@@ -46,6 +46,7 @@ RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "op
                  "selab_protocol.py": HERE / "protocol.py"}
 STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
 CONCURRENT_VAR = "SELAB_CONCURRENT_SUBMISSIONS"  # set by grade-all: submissions graded at once (the CPU share)
+CHILDREN = 2  # a submission's children (checks, trainings): under contention its share weighs as much as they did
 FALLBACK_NICE = 10  # the child's priority where no cgroup bounds its CPU time (it cannot raise it again)
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
@@ -122,7 +123,7 @@ class _SubmissionShare:
             self.__init__()
         with self.lock:
             if settings.cpus > 0 and self.group is None:
-                self.group = Cgroup.create(f"selab-share-{uuid.uuid4().hex}", Limits(cpus=settings.cpus))
+                self.group = Cgroup.create(f"selab-share-{uuid.uuid4().hex}", Limits(cpus=settings.cpus, weight=CHILDREN))
             share = self.group if settings.cpus > 0 else None
             group = Cgroup.create(name, Limits(tasks=settings.processes), parent=share)
             if share is not None and group is not None:

@@ -14,7 +14,7 @@ from grader.sandbox.cgroup import Cgroup, Limits
 V1_TREES = ("pids", "memory", "cpu")
 V1_FILES = {"pids": ("pids.max",), "memory": ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
                                               "memory.max_usage_in_bytes", "memory.oom_control"),
-            "cpu": ("cpu.cfs_quota_us", "cpu.cfs_period_us")}
+            "cpu": ("cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares")}
 
 
 @pytest.fixture
@@ -32,7 +32,8 @@ def fake_kernel(monkeypatch, tmp_path):
             enabled = [c.lstrip("+") for c in (self.parent / "cgroup.subtree_control").read_text().split()]
             (self / "cgroup.controllers").write_text(" ".join(enabled) + "\n")
             (self / "cgroup.subtree_control").write_text("")
-            for name in ("pids.max", "memory.max", "memory.swap.max", "cpu.max", "memory.peak", "memory.events"):
+            for name in ("pids.max", "memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "memory.peak",
+                         "memory.events"):
                 (self / name).write_text("max\n")
         else:
             for name in V1_FILES.get(self.relative_to(tmp_path).parts[0], ()):
@@ -69,7 +70,7 @@ def v1_root(root: Path, trees=V1_TREES) -> Path:
 
 def test_v2_group_writes_the_documented_files(fake_kernel):
     root = v2_root(fake_kernel)
-    group = Cgroup.create("selab-a", Limits(tasks=64, memory_bytes=768_000_000, cpus=1.5), root=root)
+    group = Cgroup.create("selab-a", Limits(tasks=64, memory_bytes=768_000_000, cpus=1.5, weight=2), root=root)
     assert group is not None and group.v2 and group.path == root / "selab-a"
     assert (root / "cgroup.subtree_control").read_text().split() == ["+pids", "+memory", "+cpu"]
     folder = root / "selab-a"
@@ -77,6 +78,7 @@ def test_v2_group_writes_the_documented_files(fake_kernel):
     assert (folder / "memory.max").read_text() == "768000000\n"
     assert (folder / "memory.swap.max").read_text() == "0\n"
     assert (folder / "cpu.max").read_text() == "150000 100000\n"
+    assert (folder / "cpu.weight").read_text() == "200\n"
     assert group.wrap(["python", "-c", "1"])[-3:] == ["python", "-c", "1"]
     group.remove(0.2)
     assert not folder.exists()
@@ -108,8 +110,9 @@ def test_v2_without_the_controller_is_no_group(fake_kernel):
 
 def test_v1_group_has_one_folder_per_tree_and_joins_its_parents_other_trees(fake_kernel):
     root = v1_root(fake_kernel)
-    share = Cgroup.create("selab-share", Limits(cpus=0.5), root=root)
+    share = Cgroup.create("selab-share", Limits(cpus=0.5, weight=2), root=root)
     assert not share.v2 and share.folders == [root / "cpu" / "selab-share"]
+    assert (root / "cpu/selab-share/cpu.shares").read_text() == "2048\n"
     assert (root / "cpu/selab-share/cpu.cfs_quota_us").read_text() == "50000\n"
     assert (root / "cpu/selab-share/cpu.cfs_period_us").read_text() == "100000\n"
     child = Cgroup.create("selab-child", Limits(tasks=32, memory_bytes=1 << 30), parent=share, root=root)
