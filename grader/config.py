@@ -69,6 +69,7 @@ class Config:
     sandbox_user: str
     isolation: str
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
+    cpu_share: float | str = "auto"  # CPUs of one submission, or "auto" (see submission_cpus)
     sources: tuple[str, ...] = ()
     feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
     layout: str = "map"  # [grading] layout, one of LAYOUT_POLICIES
@@ -88,6 +89,13 @@ class Config:
         if self.parallel_training == "auto":
             return usable_cpus() >= 2
         return bool(self.parallel_training)
+
+    def submission_cpus(self, concurrent: int = 1) -> float:
+        """The CPU share of one submission (0 = none): "auto" = the usable CPUs divided by the ``concurrent``
+        submissions graded at once, and at least one CPU (what the time limits are calibrated for)."""
+        if self.cpu_share == "auto":
+            return max(1.0, usable_cpus() / max(1, concurrent))
+        return float(self.cpu_share)
 
     @property
     def total_points(self) -> int:
@@ -180,6 +188,9 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
     layout = raw.get("grading", {}).get("layout", "map")
     if layout not in LAYOUT_POLICIES:
         raise ConfigError(f"grading.layout must be one of {LAYOUT_POLICIES}, got {layout!r}")
+    share = sandbox.get("cpu_share", "auto")
+    if share != "auto" and (isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0):
+        raise ConfigError(f"sandbox.cpu_share must be \"auto\" or a number of CPUs >= 0, got {share!r}")
     return Config(
         points=points,
         training=training,
@@ -190,6 +201,7 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         sandbox_user=sandbox["user"],
         isolation=_isolation(sandbox["isolation"]),
         parallel_training=sandbox["parallel_training"],
+        cpu_share=share,
         sources=tuple(sources),
         feedback=dict(raw.get("feedback", {})),
         layout=layout,
