@@ -203,7 +203,10 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
         if error.kind == "memory":
             return False, (f"{lead} ran out of memory (the limit is {active_config().limits.memory_mib} MiB):\n"
                            f"{error.message}"), False, None
-        return False, f"{lead} raised an error:\n{error.message}", False, None
+        from grader.localise import error_hints
+
+        causes = "".join(f"\n— {cause}" for cause in error_hints(error.message))
+        return False, f"{lead} raised an error:\n{error.message}{causes}", False, None
     if isinstance(error, SandboxFailure):
         return False, error.message, False, error.reason
     name = type(error).__name__
@@ -228,7 +231,10 @@ def log_internal_error(check_name: str, error: BaseException) -> None:
 
 def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
     """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
+    from grader.layout import layout_subject
+
     config = config or active_config()
+    subject = layout_subject(subject, config)  # weights exchanged through the layout's correspondence
     info = info_of(function)
     max_score = float(config.points_for(info.class_name, info.key))
     limits = config.limits

@@ -18,6 +18,8 @@ ENV_VAR = "SELAB_GRADER_CONFIG"
 CLASS_ORDER = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 TRAINED_CLASSES = ("CNN_Base", "CNN_SE", "CNN_SelfAttention")
 ISOLATION_MODES = ("auto", "none")
+#: [grading] layout: "map" grades a renamed layout by its function (grader/layout.py), "strict" by name only.
+LAYOUT_POLICIES = ("map", "strict")
 
 
 class ConfigError(ValueError):
@@ -67,8 +69,10 @@ class Config:
     sandbox_user: str
     isolation: str
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
+    cpu_share: float | str = "auto"  # CPUs of one submission, or "auto" (see submission_cpus)
     sources: tuple[str, ...] = ()
     feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
+    layout: str = "map"  # [grading] layout, one of LAYOUT_POLICIES
 
     def points_for(self, class_name: str, key: str) -> int:
         try:
@@ -85,6 +89,13 @@ class Config:
         if self.parallel_training == "auto":
             return usable_cpus() >= 2
         return bool(self.parallel_training)
+
+    def submission_cpus(self, concurrent: int = 1) -> float:
+        """The CPU share of one submission (0 = none): "auto" = the usable CPUs divided by the ``concurrent``
+        submissions graded at once, and at least one CPU (what the time limits are calibrated for)."""
+        if self.cpu_share == "auto":
+            return max(1.0, usable_cpus() / max(1, concurrent))
+        return float(self.cpu_share)
 
     @property
     def total_points(self) -> int:
@@ -174,6 +185,12 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         raise ConfigError("sandbox.user must be a string (\"\" for none)")
     if not (isinstance(sandbox.get("parallel_training"), bool) or sandbox.get("parallel_training") == "auto"):
         raise ConfigError("sandbox.parallel_training must be true, false or \"auto\"")
+    layout = raw.get("grading", {}).get("layout", "map")
+    if layout not in LAYOUT_POLICIES:
+        raise ConfigError(f"grading.layout must be one of {LAYOUT_POLICIES}, got {layout!r}")
+    share = sandbox.get("cpu_share", "auto")
+    if share != "auto" and (isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0):
+        raise ConfigError(f"sandbox.cpu_share must be \"auto\" or a number of CPUs >= 0, got {share!r}")
     return Config(
         points=points,
         training=training,
@@ -184,8 +201,10 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
         sandbox_user=sandbox["user"],
         isolation=_isolation(sandbox["isolation"]),
         parallel_training=sandbox["parallel_training"],
+        cpu_share=share,
         sources=tuple(sources),
         feedback=dict(raw.get("feedback", {})),
+        layout=layout,
     )
 
 

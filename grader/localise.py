@@ -31,7 +31,7 @@ def hints() -> dict[str, dict]:
     """The hints, by evidence name: ``text`` (with {module}), ``proof`` (the corpus entry it fires on)."""
     with open(HINTS_PATH, "rb") as handle:
         table = tomllib.load(handle)
-    unknown = set(table) - set(EVIDENCE)
+    unknown = {name for name in set(table) - set(EVIDENCE) - set(LAYOUT_EVIDENCE) if table[name].get("kind") != "error"}
     if unknown:
         raise ValueError(f"{HINTS_PATH.name}: no evidence predicate for {sorted(unknown)}")
     return table
@@ -115,6 +115,45 @@ def _reordered(dep, yours, theirs, context):
             and _close(o.flatten(1).sort(1).values, e.flatten(1).sort(1).values))
 
 
+def _residual_gates(dep, yours, theirs, context):
+    gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
+    return (dep.where == "output" and gates is not None and x is not None
+            and _close(out, x + x * gates[:, :, None, None]))
+
+
+def _hard_sigmoid(dep, yours, theirs, context):
+    x = yours["inputs"].get(dep.module)
+    return (dep.where == "output" and theirs["types"].get(dep.module) == "Sigmoid" and x is not None
+            and _close(dep.observed, torch.nn.functional.hardsigmoid(x)))
+
+
+def _relu_on_logits(dep, yours, theirs, context):
+    return (dep.module == "forward" and dep.observed is not None and dep.expected is not None
+            and _close(dep.observed, dep.expected.clamp(min=0)))
+
+
+def _is_attention(dep, theirs) -> bool:
+    o, e = dep.observed, dep.expected
+    return (dep.where == "output" and theirs["types"].get(dep.module) == "MultiheadAttention" and o is not None
+            and e is not None and o.dim() == 3 and o.shape == e.shape)
+
+
+def _causal_mask(dep, yours, theirs, context):
+    # With a causal mask token i sees tokens 0..i only: the last token, which sees all, still agrees.
+    o, e = dep.observed, dep.expected
+    return _is_attention(dep, theirs) and o.shape[1] > 1 and _close(o[:, -1], e[:, -1]) and not _close(o[:, 0], e[:, 0])
+
+
+def _sequence_first(dep, yours, theirs, context):
+    reference, x = context.get("reference"), yours["inputs"].get(dep.module)
+    if not _is_attention(dep, theirs) or reference is None or x is None or x.dim() != 3:
+        return False
+    attention = reference.get_submodule(dep.module)  # batch_first=True: fed [64, B, E], it mixes the samples
+    with torch.no_grad():
+        across_batch = attention(*(x.transpose(0, 1),) * 3, need_weights=False)[0].transpose(0, 1)
+    return _close(dep.observed, across_batch)
+
+
 def _log_probabilities(dep, yours, theirs, context):
     out = dep.observed
     return (dep.module == "forward" and out is not None and out.dim() == 2
@@ -137,14 +176,59 @@ EVIDENCE = {"softmax_gates": _softmax_gates, "no_sigmoid": _no_sigmoid, "additiv
             "batch_shared_gates": _batch_shared_gates, "max_squeeze": _max_squeeze, "after_pool": _after_pool,
             "tokens_are_channels": _tokens_are_channels, "no_residual": _no_residual, "reordered": _reordered,
             "log_probabilities": _log_probabilities, "train_only": _train_only, "detached": _detached,
-            "partly_detached": _partly_detached}
+            "partly_detached": _partly_detached, "residual_gates": _residual_gates, "hard_sigmoid": _hard_sigmoid,
+            "relu_on_logits": _relu_on_logits, "causal_mask": _causal_mask, "sequence_first": _sequence_first}
+
+
+# ------------------------------------------------------------------------------------------ layout evidence
+# A layout that cannot be matched with the lab's (grader/layout.py) is explained in the layout check only;
+# these predicates read the two state_dict layouts (key -> shape) and return the module(s) to name, or "".
+def _paper_ratio(class_name: str, kwargs: dict, expected: dict, observed: dict) -> str:
+    reduction = kwargs.get("reduction", 16)
+    found = [key.rsplit(".", 2)[0] for key, shape in expected.items() if key.endswith("fc.0.weight")
+             and observed.get(key) == (shape[1] // reduction, shape[1]) and shape[1] // reduction != shape[0]]
+    return ", ".join(found)
+
+
+def _excitation_bias(class_name: str, kwargs: dict, expected: dict, observed: dict) -> str:
+    extra = [key for key in observed if key not in expected]
+    owners = [key.removesuffix(".bias") for key in extra
+              if key.endswith(".bias") and key.removesuffix(".bias") + ".weight" in expected]
+    return ", ".join(owners) if extra and len(owners) == len(extra) else ""
+
+
+LAYOUT_EVIDENCE = {"paper_ratio": _paper_ratio, "excitation_bias": _excitation_bias}
+
+
+def error_hints(message: str) -> list[str]:
+    """The likely causes of an error the student's code raised, where torch's message is specific
+    (hints of kind "error": their ``match`` is a piece of that message)."""
+    from grader.checks import active_config
+
+    if not (active_config().feedback or {}).get("hints", True):
+        return []
+    return [hint["text"] for hint in hints().values() if hint.get("kind") == "error" and hint["match"] in message]
+
+
+def layout_hints(class_name: str, kwargs: dict, expected: dict, observed: dict) -> list[str]:
+    """The likely causes (texts) of a layout that differs from the lab's, where the shapes show one."""
+    from grader.checks import active_config
+
+    if not (active_config().feedback or {}).get("hints", True):
+        return []
+    texts = []
+    for name, predicate in LAYOUT_EVIDENCE.items():
+        module = predicate(class_name, kwargs, expected, observed) if name in hints() else ""
+        if module:
+            texts.append(hints()[name]["text"].format(module=module))
+    return texts
 
 
 def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = None) -> list[str]:
     """The names of the hints whose evidence holds for this departure."""
     context = context or {}
     found = []
-    for name in hints():
+    for name in (name for name in hints() if name in EVIDENCE):
         try:
             if EVIDENCE[name](dep, yours, theirs, context):
                 found.append(name)
@@ -172,7 +256,7 @@ def localise(subject, ref, reference: torch.nn.Module, x: torch.Tensor, train: b
     dep = first_departure(yours, theirs, config.atol, config.rtol)
     if dep is None:
         return None
-    context = {}
+    context = {"reference": reference}
     if train:
         yours_eval = subject.record(ref, x, train=False)
         theirs_eval = reference_recording(reference, x, False)

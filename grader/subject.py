@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,13 +146,106 @@ class _Clock:
             return time.monotonic() + 3600.0, "an hour"
         return min(options)
 
+    def next_call(self) -> tuple[float, str]:
+        """:meth:`deadline`, or SandboxFailure("budget") when it has already passed (the call is not made)."""
+        deadline, limit = self.deadline()
+        if deadline <= time.monotonic():
+            raise SandboxFailure("budget", f"not run: {limit} was used up")
+        return deadline, limit
 
-class _TrainingJob:
-    def __init__(self, key, budget):
-        self.key, self.budget = key, budget
-        self.done = threading.Event()
-        self.result = None
-        self.error: BaseException | None = None
+
+def timed_out(during: str, limit: str) -> tuple[str, SandboxFailure]:
+    """A call into the submission that hit ``limit``: the line for the summary's events, and the failure."""
+    return (f"{_capital(during)} hit {limit}",
+            SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; the grader stopped it"))
+
+
+def _job_key(class_name: str, kwargs: dict, seed: int) -> tuple:
+    return class_name, tuple(sorted(kwargs.items())), int(seed)
+
+
+class TrainingRun:
+    """The short trainings, run one after the other in a second child while the other checks run.
+
+    Each training is a :class:`concurrent.futures.Future` (its state_dict, or the failure to raise in the check
+    that asks for it). The child is started on the first job (unless handed over already started), restarted
+    after one that killed it, and stopped after the last job, or at once by :meth:`close`.
+    """
+
+    def __init__(self, subject: "RemoteSubject", sandbox: Sandbox | None):
+        self.subject = subject
+        self.sandbox = sandbox
+        self.jobs: dict[tuple, tuple[dict, Future]] = {}
+        self._closing = False
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="selab-trainer")
+
+    def start(self, jobs: list[tuple[str, dict, int]], images, labels, budget: dict) -> None:
+        for class_name, kwargs, seed in jobs:
+            future = self._worker.submit(self._train, class_name, kwargs, seed, images, labels, budget)
+            self.jobs[_job_key(class_name, kwargs, seed)] = (budget, future)
+        self._worker.submit(self._retire)  # the last job done: its memory goes back at once
+
+    def future(self, class_name: str, kwargs: dict, seed: int, budget: dict) -> Future | None:
+        """The training of this model with this budget, if it was started here."""
+        budget_of, future = self.jobs.get(_job_key(class_name, kwargs, seed), (None, None))
+        return future if budget_of == budget else None
+
+    def close(self) -> None:
+        """Stop now: a training still running fails at once (only after a grader error), later ones never start."""
+        self._closing = True
+        sandbox = self.sandbox
+        if sandbox is not None:
+            sandbox.kill()  # its pending request fails at once; the worker then stops it
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._retire()
+
+    def _train(self, class_name: str, kwargs: dict, seed: int, images, labels, budget: dict):
+        subject = self.subject
+        if self._closing:
+            raise RuntimeError("grading was stopped")
+        if subject.import_failure is not None:
+            raise SandboxFailure(subject.import_failure.reason, subject.import_failure.message)
+        clock = _Clock(None)
+        clock.submission_deadline, clock.submission_seconds = subject.clock.submission_deadline, subject.clock.submission_seconds
+        try:
+            if self.sandbox is None:
+                self.sandbox = Sandbox(subject.models_py, subject.settings)
+                self.sandbox.start()
+            subject._wait_ready(self.sandbox, clock)
+            clock.start_check(subject.config.limits.training_seconds)
+            return self._request(self.sandbox, clock, class_name, kwargs, seed, images, labels, budget)
+        except BaseException:
+            if self.sandbox is not None and self.sandbox.process is None:  # it was stopped: keep its output
+                self._retire()
+            raise
+
+    def _request(self, sandbox: Sandbox, clock: _Clock, class_name, kwargs, seed, images, labels, budget):
+        during = f"running the short training of {describe_model(class_name, kwargs)}"
+        deadline, limit = clock.next_call()
+        try:
+            if "train" not in sandbox.stored:  # one transfer of the data per child
+                sandbox.request("store", {"key": "train", "images": images, "labels": labels}, deadline,
+                                "receiving the training data")
+                sandbox.stored.add("train")
+            state = sandbox.request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
+                                                    "images": "train", "labels": None, **budget}, deadline, during)
+        except SandboxFailure as failure:
+            sandbox.stop()
+            if failure.reason == "timeout":
+                event, failure = timed_out(during, limit)
+                with self.subject._lock:
+                    self.subject.events.append(event)
+                raise failure from None
+            raise
+        return _tensor_dict(state, "state_dict")
+
+    def _retire(self) -> None:
+        """Stop the child (idempotent; also removes the folder of a start that failed half-way), keeping its output."""
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.stop()
+            with self.subject._lock:
+                self.subject.outputs.append(sandbox.output())
 
 
 class RemoteSubject:
@@ -168,11 +263,8 @@ class RemoteSubject:
         self.restarts = 0
         self.outputs: list[tuple[str, int]] = []
         self.events: list[str] = []  # limits hit, in plain words, for the summary
-        self._jobs: dict[tuple, _TrainingJob] = {}
-        self._trainer: threading.Thread | None = None
-        self._trainer_sandbox: Sandbox | None = None
-        self._closing = False
-        self._lock = threading.Lock()
+        self.training: TrainingRun | None = None
+        self._lock = threading.Lock()  # outputs, events and import_failure are shared with the training's thread
 
     # -------------------------------------------------------------------------- life cycle
     def begin(self) -> None:
@@ -181,13 +273,9 @@ class RemoteSubject:
             self._new_sandbox()
 
     def close(self) -> None:
-        """Stop everything: the checks' child and, if still running (only after a grader error), the trainer."""
-        self._closing = True
-        if self._trainer is not None:
-            trainer_sandbox = self._trainer_sandbox
-            if self._trainer.is_alive() and trainer_sandbox is not None:
-                trainer_sandbox.kill()  # its pending request fails at once; the thread then stops it
-            self._trainer.join(timeout=30)
+        """Stop everything: the checks' child and, if still running (only after a grader error), the training."""
+        if self.training is not None:
+            self.training.close()
         self._retire()
 
     def start_check(self, seconds: float | None) -> None:
@@ -217,9 +305,7 @@ class RemoteSubject:
         """The running child, (re)started and imported; raises the cached import failure if any."""
         if self.import_failure is not None:
             raise SandboxFailure(self.import_failure.reason, self.import_failure.message)
-        deadline, limit = clock.deadline()
-        if deadline <= time.monotonic():
-            raise SandboxFailure("budget", f"not run: {limit} was used up")
+        clock.next_call()
         if self.sandbox is None:
             self.restarts += 1
             self._new_sandbox()
@@ -265,12 +351,10 @@ class RemoteSubject:
             return sandbox.request(op, args, deadline, during)
         except SandboxFailure as failure:
             self._retire()
-            if failure.reason == "timeout":
-                self.events.append(f"{_capital(during)} hit {limit}")
-                raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
-                                                "the grader stopped it") from None
-            self.events.append(failure.message)
-            raise
+            event, failure = timed_out(during, limit) if failure.reason == "timeout" else (failure.message, failure)
+            with self._lock:
+                self.events.append(event)
+            raise failure from None
         finally:
             self.clock.spend(time.monotonic() - started)
 
@@ -323,96 +407,24 @@ class RemoteSubject:
         return recording(self._request("record", {"handle": ref.handle, "x": x, "train": bool(train)}, during))
 
     # -------------------------------------------------------------------------- short training
-    @staticmethod
-    def _job_key(class_name, kwargs, seed):
-        return class_name, tuple(sorted(kwargs.items())), int(seed)
-
     def prefetch_training(self, jobs: list[tuple[str, dict, int]], images, labels, budget: dict,
                           sandbox: Sandbox | None = None) -> None:
         """Run these short trainings now, in a second sandbox (``sandbox`` if already started), while the
         other checks run. ``short_train`` later returns (or raises) the prefetched result of the same job.
         """
-        for class_name, kwargs, seed in jobs:
-            self._jobs[self._job_key(class_name, kwargs, seed)] = _TrainingJob((class_name, kwargs, seed), budget)
-        self._trainer_sandbox = sandbox
-        self._trainer = threading.Thread(target=self._run_trainer, args=(images, labels, sandbox), daemon=True)
-        self._trainer.start()
-
-    def _run_trainer(self, images, labels, sandbox: Sandbox | None) -> None:
-        try:
-            for job in self._jobs.values():
-                clock = _Clock(None)
-                clock.submission_deadline = self.clock.submission_deadline
-                clock.submission_seconds = self.clock.submission_seconds
-                try:
-                    if self._closing:
-                        raise RuntimeError("grading was stopped")
-                    if self.import_failure is not None:
-                        raise SandboxFailure(self.import_failure.reason, self.import_failure.message)
-                    if sandbox is None:
-                        sandbox = self._trainer_sandbox = Sandbox(self.models_py, self.settings)
-                        sandbox.start()
-                    self._wait_ready(sandbox, clock)
-                    clock.start_check(self.config.limits.training_seconds)
-                    job.result = self._train_request(sandbox, clock, job, images, labels)
-                except BaseException as error:  # noqa: B902 - handed over to the check that waits for it
-                    job.error = error
-                    if sandbox is not None and sandbox.process is None:  # it was stopped: keep its output
-                        sandbox.stop()  # idempotent; removes the folder of a start that failed half-way
-                        with self._lock:
-                            self.outputs.append(sandbox.output())
-                        sandbox = None
-                finally:
-                    job.done.set()
-        finally:
-            if sandbox is not None:
-                sandbox.stop()
-                with self._lock:
-                    self.outputs.append(sandbox.output())
-            for job in self._jobs.values():
-                job.done.set()
-
-    def _train_request(self, sandbox: Sandbox, clock: _Clock, job: _TrainingJob, images, labels):
-        class_name, kwargs, seed = job.key
-        label = describe_model(class_name, kwargs)
-        during = f"running the short training of {label}"
-        deadline, limit = clock.deadline()
-        if deadline <= time.monotonic():
-            raise SandboxFailure("budget", f"not run: {limit} was used up")
-        try:
-            if "train" not in sandbox.stored:  # one transfer of the data per child
-                sandbox.request("store", {"key": "train", "images": images, "labels": labels}, deadline,
-                                "receiving the training data")
-                sandbox.stored.add("train")
-            state = sandbox.request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
-                                                    "images": "train", "labels": None, **job.budget},
-                                    deadline, during)
-        except SandboxFailure as failure:
-            sandbox.stop()
-            if failure.reason == "timeout":
-                with self._lock:
-                    self.events.append(f"{_capital(during)} hit {limit}")
-                raise SandboxFailure("timeout", f"{_capital(during)} did not finish within {limit}; "
-                                                "the grader stopped it") from None
-            raise
-        return _tensor_dict(state, "state_dict")
+        self.training = TrainingRun(self, sandbox)
+        self.training.start(jobs, images, labels, budget)
 
     def short_train(self, class_name: str, kwargs: dict, seed: int, images: torch.Tensor, labels: torch.Tensor,
                     budget: dict) -> dict[str, torch.Tensor]:
-        job = self._jobs.get(self._job_key(class_name, kwargs, seed))
-        if job is not None and job.budget == budget:
+        future = self.training.future(class_name, kwargs, seed, budget) if self.training is not None else None
+        if future is not None:
             deadline, limit = self.clock.deadline()
-            if not job.done.wait(timeout=max(0.0, self.clock.submission_deadline - time.monotonic()) + 1
-                                 if self.clock.submission_deadline else None):
-                raise SandboxFailure("budget", f"the short training did not finish within {limit}")
-            if job.error is not None:
-                error = job.error
-                if isinstance(error, SandboxFailure):
-                    raise SandboxFailure(error.reason, error.message)
-                if isinstance(error, StudentCodeError):
-                    raise StudentCodeError(error.kind, error.message, error.during)
-                raise error
-            return job.result
+            try:
+                return future.result(timeout=None if self.clock.submission_deadline is None
+                                     else max(0.0, self.clock.submission_deadline - time.monotonic()) + 1)
+            except FutureTimeout:
+                raise SandboxFailure("budget", f"the short training did not finish within {limit}") from None
         label = describe_model(class_name, kwargs)
         state = self._request("short_train", {"class_name": class_name, "kwargs": dict(kwargs), "seed": int(seed),
                                               "images": images, "labels": labels, **budget},

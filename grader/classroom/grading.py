@@ -10,11 +10,13 @@ its short trainings in its one child (``parallel_training`` off), saving a Pytho
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader.classroom.inputs import Entry
 from grader.config import CLASS_ORDER, Config
+from grader.sandbox.process import CONCURRENT_VAR
 from grader.warm import fork_each, log_to, warm_up
 
 
@@ -71,5 +73,13 @@ def grade_entries(entries: list[Entry], out: Path, config: Config, jobs: int, un
         if progress is not None:
             progress(graded[index])
 
-    fork_each(entries, jobs, lambda entry: _grade_in_fork(entry, out / entry.name, config, unsafe_no_sandbox), done)
+    previous = os.environ.get(CONCURRENT_VAR)
+    os.environ[CONCURRENT_VAR] = str(max(1, jobs))  # each fork's CPU share: the usable CPUs / jobs (sandbox/process.py)
+    try:
+        fork_each(entries, jobs, lambda entry: _grade_in_fork(entry, out / entry.name, config, unsafe_no_sandbox), done)
+    finally:
+        if previous is None:
+            os.environ.pop(CONCURRENT_VAR, None)
+        else:
+            os.environ[CONCURRENT_VAR] = previous
     return [graded[i] for i in range(len(entries))]

@@ -17,7 +17,8 @@ from assignment import spec
 from grader.checks import (CheckFailure, active_config, assert_close, collect_checks, fail, info_of, note,
                            random_input, reference_forward, reference_gradients, reference_model)
 from grader.sandbox.ops import INPUT_GRADIENT
-from grader.localise import explain, gradient_departure, hints_for, localise, reference_recording
+from grader.layout import LayoutSubject, raw_subject
+from grader.localise import explain, gradient_departure, hints_for, layout_hints, localise, reference_recording
 from grader.subject import describe_model, shape_text
 
 #: (train, grad) combinations every equivalence check runs.
@@ -117,11 +118,12 @@ def check_shapes(subject, case: Case) -> None:
 
 def check_layout(subject, class_name: str) -> None:
     """state_dict keys and shapes, and the trainable parameter count, equal the spec's for several configs."""
+    raw = raw_subject(subject)
     for kwargs in LAYOUT_CONFIGS[class_name]:
         label = describe_model(class_name, kwargs)
         expected = spec.state_dict_shapes(class_name, **kwargs)
-        model = subject.build(class_name, kwargs)
-        state = {key: tuple(value.shape) for key, value in subject.state_dict(model).items()}
+        model = raw.build(class_name, kwargs)
+        state = {key: tuple(value.shape) for key, value in raw.state_dict(model).items()}
         missing = [key for key in expected if key not in state]
         unexpected = [key for key in state if key not in expected]
         wrong = [f"{key} has shape {state[key]}, expected {expected[key]}" for key in expected
@@ -129,13 +131,29 @@ def check_layout(subject, class_name: str) -> None:
         problems = ([f"missing key(s): {', '.join(missing)}"] if missing else []) + \
                    ([f"unexpected key(s): {', '.join(unexpected)}"] if unexpected else []) + wrong
         if problems:
-            fail(f"{label}.state_dict() does not match the lab's layout:\n  " + "\n  ".join(problems[:6]) +
-                 "\n(keep the attribute names and layer sizes of the lab text: the grader loads weights by name)")
-        parameters = subject.parameters(model)
+            fail(layout_message(subject, class_name, kwargs, state, problems))
+        parameters = raw.parameters(model)
         count = sum(_numel(p.shape) for p in parameters if p.requires_grad)
         expected_count = spec.parameter_count(class_name, **kwargs)
         if count != expected_count:
             fail(f"{label} has {count} trainable parameters, expected {expected_count}")
+
+
+def layout_message(subject, class_name: str, kwargs: dict, observed: dict, problems: list[str]) -> str:
+    """Why the layout check fails: what to rename when the function is the lab's under another naming
+    (grader/layout.py), else what differs, a likely cause, and that the weight checks point here."""
+    label = describe_model(class_name, kwargs)
+    layout = subject.layout_with(class_name, kwargs, observed) if isinstance(subject, LayoutSubject) else None
+    if layout is not None and layout.status == "mapped":
+        return (f"{label}.state_dict() names or shapes its parameters differently from the lab: "
+                + "; ".join(layout.correspondence.renames()) + ". The other checks graded your model through "
+                "this correspondence (only this check's points are lost); rename them as the lab text does, "
+                "since the lab's tools load weights by name")
+    causes = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed)
+    return (f"{label}.state_dict() does not match the lab's layout:\n  " + "\n  ".join(problems[:6])
+            + "".join(f"\n  — {cause}" for cause in causes)
+            + "\n(keep the attribute names and layer sizes of the lab text: the grader loads weights by name; the "
+            f"other checks of {class_name} that exchange weights with the reference point here)")
 
 
 def _numel(shape) -> int:

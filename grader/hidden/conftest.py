@@ -49,11 +49,14 @@ def pytest_collection_modifyitems(session, config, items):
 
 @pytest.fixture(scope="session")
 def subject(pytestconfig):
+    """The submission, seen through grader/layout.py (weights exchanged by name, or through a correspondence)."""
+    from grader.layout import layout_subject
+
+    grader_config = pytestconfig.stash[CONFIG_KEY]
     given = pytestconfig.stash.get(SUBJECT_KEY, None)
     if given is not None:
-        yield given
+        yield layout_subject(given, grader_config)
         return
-    grader_config = pytestconfig.stash[CONFIG_KEY]
     path = Path(pytestconfig.getoption("--submission") or REFERENCE).resolve()
     if pytestconfig.getoption("--subject") == "local":
         from grader.subject import LocalSubject
@@ -68,7 +71,7 @@ def subject(pytestconfig):
         made = RemoteSubject(path, grader_config)
         made.begin()
     try:
-        yield made
+        yield layout_subject(made, grader_config)
     finally:
         made.close()
 

@@ -3,8 +3,9 @@
 - ``protocol``: frames of JSON + raw little-endian arrays (no pickle), decoded with size limits;
 - ``ops``: the operations a check can ask of a submission (shared with the in-process LocalSubject);
 - ``child``: the child's main loop (copied into the child's folder; never imported by the grader);
+- ``isolation``: one object per deployment mode (jail, sandbox user, unsafe): the child's command and environment;
 - ``bwrap``: the bubblewrap command line of the child's allowlist jail;
 - ``process``: the parent's ``Sandbox`` (start, deadlines, capped output, kill everything);
 - ``reaper``: finding and killing every process a submission started;
-- ``cgroup``: a pids cgroup per child where the machine offers one (caps fork bombs).
+- ``cgroup``: control groups (v2 or v1) bounding tasks, memory and CPU where the grader may create them.
 """

@@ -89,9 +89,14 @@ class Jail:
         for name, value in env.items():
             args += ["--setenv", name, value]
         if self.uid is not None:
-            args += ["/usr/bin/setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups",
-                     "--no-new-privs", "--inh-caps=-all", "--"]
+            args += setpriv(self.uid, self.gid)
         return args + argv
+
+
+def setpriv(uid: int, gid: int) -> list[str]:
+    """Become ``uid``/``gid`` with no groups, no capabilities and no_new_privs, then exec the rest (util-linux)."""
+    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs",
+            "--inh-caps=-all", "--"]
 
 
 def _inside(path: str, root: str) -> bool:

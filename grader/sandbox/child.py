@@ -32,6 +32,10 @@ def _apply_limits(settings: dict) -> None:
         except (ValueError, OSError):
             soft, hard = resource.getrlimit(which)
             resource.setrlimit(which, (min(value, hard) if hard != resource.RLIM_INFINITY else value, hard))
+    if settings.get("cpus"):  # no cgroup bounds the CPU time here: fewer CPUs and a lower priority instead
+        os.sched_setaffinity(0, settings["cpus"])
+    if settings.get("nice"):
+        os.nice(settings["nice"])  # an unprivileged child cannot raise its priority again
 
 
 class _BlockGraderImports:
@@ -45,7 +49,7 @@ class _BlockGraderImports:
         return None
 
 
-RUNTIME_FAILED = 86  # exit status meaning "the grader's runtime failed before any student code ran"
+RUNTIME_FAILED = 86  # exit status meaning "the grader's runtime failed before any student code ran" (cgroup.py reads it from here)
 STARTED = {"started": True}  # first frame: the runtime is up; student code runs next
 
 
@@ -87,8 +91,6 @@ def _start():
 
 def _serve(settings, models_path, protocol, ops, send, limits) -> None:
     fd_in = settings["fd_in"]
-    import torch
-
     try:
         import importlib.util
 
@@ -100,7 +102,7 @@ def _serve(settings, models_path, protocol, ops, send, limits) -> None:
         send(0, {"ready": False, "error": ops.describe(error, models_path).to_dict()})
         os._exit(0)
     operations = ops.Operations(module, models_path)
-    send(0, {"ready": True, "torch": torch.__version__})
+    send(0, {"ready": True})
 
     while True:
         try:

@@ -6,18 +6,17 @@ A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
   runtime (``selab_child.py``, ``selab_ops.py``, ``selab_protocol.py``); it is started with
   ``python -I -S -B``, its own session/process group, a minimal environment with a unique marker,
   and limits (address space, file size, core dumps, processes) set before any student code runs;
-- it runs in a bubblewrap jail (grader/sandbox/bwrap.py) that shows it an allowlist of the disk
-  (system folders, the interpreter and its site-packages, its own folder; never this project), as
-  root and as an ordinary user; where bwrap cannot run and a ``sandbox.user`` is set (Gradescope's
-  containers), as that user; otherwise the grader refuses (:class:`NoIsolation`) unless told
-  ``--unsafe-no-sandbox`` (a plain child of the grader's user, for trusted code only);
+- how it is isolated (the bubblewrap jail, the sandbox user, or nothing with ``--unsafe-no-sandbox``) is
+  one object of grader/sandbox/isolation.py, chosen by :func:`protection`, which refuses
+  (:class:`NoIsolation`) where no isolation can be set up;
 - requests and replies are protocol frames on two dedicated pipes; every read has a deadline, and
   replies are decoded with size limits (grader/sandbox/protocol.py);
 - stdout and stderr go to one pipe drained by a thread that keeps the first ``output_kib`` KiB;
-- where a pids cgroup is available (grader/sandbox/cgroup.py) the child and everything it starts
-  live in a group capped at ``limits.processes`` tasks;
-- :meth:`Sandbox.stop` SIGKILLs the cgroup's members, the process group, every descendant (the
-  grader is a subreaper) and any process carrying the marker, then removes the folder.
+- where the grader may create cgroups (grader/sandbox/cgroup.py, v2 or v1) the child and everything it
+  starts live in a group capped at ``limits.processes`` tasks;
+- :meth:`Sandbox.stop` SIGKILLs the cgroup's members and the process group; in the jail the PID
+  namespace takes the rest, elsewhere every descendant (the grader is a subreaper) and any process
+  carrying the marker (grader/sandbox/reaper.py); then it removes the folder.
 
 Failures are reported as :class:`SandboxFailure` (a BaseException, so that Hypothesis stops at once
 instead of shrinking through restarts) with a message in plain words for the student.
@@ -26,32 +25,30 @@ instead of shrinking through restarts) with a message in plain words for the stu
 from __future__ import annotations
 
 import json
+import math
 import os
-import pwd
 import shutil
 import signal
-import site
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import bwrap, protocol, reaper
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox import isolation, protocol, reaper
+from grader.sandbox.cgroup import Cgroup, Limits
+from grader.sandbox.child import STARTED  # the child's first frame: its runtime is up, student code runs next
+from grader.sandbox.isolation import MARKER_VAR, PROJECT_ROOT, NoIsolation, child_sys_path  # noqa: F401 - API
 
 HERE = Path(__file__).resolve().parent
-PROJECT_ROOT = HERE.parent.parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py",
                  "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py"}
-MARKER_VAR = "SELAB_SANDBOX"
-RUNTIME_FAILED = 86  # exit status of child.py when the grader's runtime fails before student code runs
-STARTED = {"started": True}  # the child's first frame (child.py): its runtime is up, student code runs next
+CONCURRENT_VAR = "SELAB_CONCURRENT_SUBMISSIONS"  # set by grade-all: submissions graded at once (the CPU share)
+CHILDREN = 2  # a submission's children (checks, trainings): under contention its share weighs as much as they did
+FALLBACK_NICE = 10  # the child's priority where no cgroup bounds its CPU time (it cannot raise it again)
 _live_roots: set[int] = set()
 _live_lock = threading.Lock()
 
@@ -67,10 +64,6 @@ class SandboxFailure(BaseException):
         super().__init__(message)
         self.reason = reason  # "timeout" | "crash" | "exit" | "protocol" | "import" | "budget" | "start"
         self.message = message
-
-
-class NoIsolation(Exception):
-    """No isolation can be set up here and unsafe grading was not asked for; the message says what to do."""
 
 
 class StudentCodeError(Exception):
@@ -95,60 +88,71 @@ class SandboxSettings:
     isolation: str = "auto"
     python: str = sys.executable
     unsafe_no_sandbox: bool = False  # --unsafe-no-sandbox: a plain child, for trusted code only
+    cpus: float = 0.0  # CPU share of all the submission's children together (0 = none)
 
     @classmethod
     def from_config(cls, config, unsafe_no_sandbox: bool = False) -> "SandboxSettings":
         limits = config.limits
+        concurrent = int(os.environ.get(CONCURRENT_VAR, "1") or 1)
         return cls(memory_mib=limits.memory_mib, file_mib=limits.file_mib, output_kib=limits.output_kib,
                    processes=limits.processes, message_mib=limits.message_mib, threads=config.training.threads,
-                   user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox)
+                   user=config.sandbox_user, isolation=config.isolation, unsafe_no_sandbox=unsafe_no_sandbox,
+                   cpus=config.submission_cpus(concurrent))
 
 
-def child_sys_path() -> list[str]:
-    """The interpreter's standard library and site-packages, never a folder holding the grader or reference."""
-    paths = []
-    for key in ("stdlib", "platstdlib"):
-        paths.append(sysconfig.get_paths()[key])
-    paths += [p for p in sys.path if p.endswith(("lib-dynload", ".zip"))]
-    paths += site.getsitepackages()
-    keep = []
-    for path in paths:
-        resolved = Path(path)
-        if (resolved / "reference" / "models.py").exists() or (resolved / "grader" / "sandbox").exists():
-            continue  # a non-editable install of this project: do not expose it
-        if path not in keep:
-            keep.append(path)
-    return keep
+def protection(settings: SandboxSettings) -> tuple[str, isolation.Isolation]:
+    """What isolates the child, in words for results.json, and the mode itself; raises NoIsolation (fail
+    closed) when none can be set up and unsafe grading was not asked for."""
+    mode = isolation.choose(settings.unsafe_no_sandbox, settings.isolation, settings.user,
+                            max(settings.file_mib, 1) << 21, settings.python)
+    return mode.protection, mode
 
 
-def _interpreter_paths() -> list[str]:
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable)), *child_sys_path()}
-    return sorted(p for p in paths if p)
+class _SubmissionShare:
+    """The CPU share of the submission this process grades: one cgroup with the CPU quota, holding the group
+    of each of its children (made with the first child, removed after the last)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.group: Cgroup | None = None
+        self.users = 0
+        self.pid = os.getpid()
+
+    def child_group(self, name: str, settings: SandboxSettings) -> tuple[Cgroup | None, bool]:
+        """The child's group (tasks capped, inside the share when there is one) and whether its CPU is bounded."""
+        if self.pid != os.getpid():  # a fork grading another submission (warm grading): a share of its own
+            self.__init__()
+        with self.lock:
+            if settings.cpus > 0 and self.group is None:
+                self.group = Cgroup.create(f"selab-share-{uuid.uuid4().hex}", Limits(cpus=settings.cpus, weight=CHILDREN))
+            share = self.group if settings.cpus > 0 else None
+            group = Cgroup.create(name, Limits(tasks=settings.processes), parent=share)
+            if share is not None and group is not None:
+                self.users += 1
+                return group, True
+            self._release_if_unused()
+            return group, False
+
+    def release(self) -> None:
+        with self.lock:
+            self.users = max(0, self.users - 1)
+            self._release_if_unused()
+
+    def _release_if_unused(self) -> None:
+        if self.users == 0 and self.group is not None and self.group.remove_if_unused():
+            self.group = None
 
 
-UNSAFE = "NONE: graded without isolation (--unsafe-no-sandbox)"
-REFUSAL = ("Refusing to grade: no sandbox can be set up on this machine ({why}). Student code would run as "
-           "you and could read the solution. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) "
-           "and enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1), or grade on "
-           "Gradescope, or, for trusted code only, pass --unsafe-no-sandbox.")
+_share = _SubmissionShare()
 
 
-def protection(settings: SandboxSettings) -> tuple[str, "bwrap.Jail | None"]:
-    """What isolates the child: ("bwrap: ...", jail), ("user NAME", None) or (UNSAFE, None); raises
-    NoIsolation (fail closed) when none can be set up and unsafe grading was not asked for."""
-    if settings.unsafe_no_sandbox:
-        return UNSAFE, None
-    if settings.isolation == "none":
-        raise NoIsolation(REFUSAL.format(why='sandbox.isolation = "none" in the configuration'))
-    try:
-        jail = bwrap.plan(_interpreter_paths(), PROJECT_ROOT, settings.user, max(settings.file_mib, 1) << 21)
-        bwrap.probe(jail, settings.python)
-        return f"bubblewrap jail (allowlist), user {jail.user}", jail
-    except bwrap.Unavailable as error:
-        if settings.user and os.geteuid() == 0 and sys.platform.startswith("linux"):
-            return f"sandbox user {settings.user} (no bubblewrap here: {error})", None
-        raise NoIsolation(REFUSAL.format(why=error)) from None
+def fallback_cpus(cpus: float) -> list[int]:
+    """Where no cgroup bounds the CPU time: ``ceil(cpus)`` of the usable CPUs, picked by this process's id so that
+    the submissions graded at once tend to spread over different CPUs."""
+    usable = sorted(os.sched_getaffinity(0))
+    count = min(len(usable), max(1, math.ceil(cpus)))
+    start = os.getpid() % len(usable)
+    return [usable[(start + i) % len(usable)] for i in range(count)]
 
 
 class _OutputDrain(threading.Thread):
@@ -189,74 +193,55 @@ class Sandbox:
         self.drain: _OutputDrain | None = None
         self.ready = False
         self._started = False
-        self.torch_version = ""
-        self.mode = "plain"
+        self.isolation: isolation.Isolation = isolation.Unsafe()
         self._fd_to_child = self._fd_from_child = -1
         self._next_id = 1
         self._marker = b""
-        self._exit_code: int | None = None
         self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
-        self.cgroup: PidsCgroup | None = None
+        self.cgroup: Cgroup | None = None
+        self._in_share = False  # its group counts as a user of the submission's CPU share
 
     # ---------------------------------------------------------------------------------- start
     def start(self) -> None:
         """Spawn the child (returns at once; :meth:`wait_ready` waits for the import of models.py)."""
-        reaper.become_subreaper()
         settings = self.settings
         self._started = False
+        self.isolation = protection(settings)[1]
+        if not self.isolation.pid_namespace:
+            reaper.become_subreaper()  # double-forked orphans come back to us, where kill_tree finds them
         self.folder = Path(tempfile.mkdtemp(prefix="selab-child-"))
         shutil.copyfile(self.models_py, self.folder / "models.py")
         for name, source in RUNTIME_FILES.items():
             shutil.copyfile(source, self.folder / name)
+        token = uuid.uuid4().hex
+        self._marker = f"{MARKER_VAR}={token}".encode()
+        self.cgroup, self._in_share = _share.child_group(f"selab-{token}", settings)
+        unbounded = settings.cpus > 0 and not self._in_share  # no cgroup quota: affinity and priority instead
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         output_read, output_write = os.pipe()
-        token = uuid.uuid4().hex
-        self._marker = f"{MARKER_VAR}={token}".encode()
         child_settings = {
             "fd_in": request_read, "fd_out": reply_write, "sys_path": child_sys_path(),
             "memory_bytes": settings.memory_mib << 20, "file_bytes": settings.file_mib << 20,
             "processes": settings.processes, "threads": settings.threads, "max_request_bytes": 1 << 30,
+            "cpus": fallback_cpus(settings.cpus) if unbounded else None, "nice": FALLBACK_NICE if unbounded else 0,
         }
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(self.folder),
                "TMPDIR": str(self.folder), MARKER_VAR: token, "OMP_NUM_THREADS": str(settings.threads),
                "MKL_NUM_THREADS": str(settings.threads)}
-        popen_extra = {}
-        self.mode, jail = protection(settings)
-        script = self.folder / "selab_child.py"
-        command = [settings.python, "-I", "-S", "-B", "-u", str(script), json.dumps(child_settings)]
-        if jail is not None:
-            if jail.uid is not None:  # root: the unprivileged child reads its own folder (bwrap, capless, enters it)
-                for path in [self.folder, *self.folder.iterdir()]:
-                    os.chown(path, jail.uid, jail.gid)
-                    os.chmod(path, 0o711 if path == self.folder else 0o600)
-            env["HOME"] = env["TMPDIR"] = "/tmp"
-            command = jail.command(self.folder, env, [settings.python, "-I", "-S", "-B", "-u",
-                                                      f"{bwrap.WORKDIR}/selab_child.py", json.dumps(child_settings)])
-            env = {"PATH": env["PATH"], MARKER_VAR: token}  # bwrap's own environment (--clearenv inside)
-        elif self.mode.startswith("sandbox user"):
-            record = pwd.getpwnam(settings.user)
-            for path in [self.folder, *self.folder.iterdir()]:
-                os.chown(path, record.pw_uid, record.pw_gid)
-            os.chmod(self.folder, 0o700)
-            popen_extra = {"user": record.pw_uid, "group": record.pw_gid, "extra_groups": []}
-        self.cgroup = PidsCgroup.create(f"selab-{token}", settings.processes)
-        if self.cgroup is not None:
-            if popen_extra:  # the sandbox user must be able to put itself in its group
-                os.chown(self.cgroup.path / "cgroup.procs", popen_extra["user"], popen_extra["group"])
-            command = self.cgroup.wrap(command)
+        launch = self.isolation.launch(self.folder, settings.python, json.dumps(child_settings), env)
+        command = launch.command if self.cgroup is None else self.cgroup.wrap(launch.command)
         try:
             with _live_lock:  # spawned and registered at once: another thread's clean-up never takes it for an orphan
                 self.process = subprocess.Popen(
-                    command, cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=output_write,
+                    command, cwd=self.folder, env=launch.env, stdin=subprocess.DEVNULL, stdout=output_write,
                     stderr=output_write, pass_fds=(request_read, reply_write), start_new_session=True,
-                    close_fds=True, **popen_extra)
+                    close_fds=True)
                 _live_roots.add(self.process.pid)
         except OSError as error:
             for fd in (request_read, request_write, reply_read, reply_write, output_read, output_write):
                 os.close(fd)
-            if self.cgroup is not None:
-                self.cgroup.remove()
+            self._remove_cgroup()
             raise RuntimeError(f"the grader could not start the sandbox: {error}") from None
         for fd in (request_read, reply_write, output_write):
             os.close(fd)
@@ -285,12 +270,11 @@ class Sandbox:
                                                       "input())?") from None
         except protocol.ChannelClosed:
             message = self._death_message("while your models.py was being imported")
-            code = self._exit_code
             self.stop()
             # Before STARTED no student code has run: any death is the grader's (the runtime's, bwrap's).
             # After it every status is the student's (os._exit(86) at import must cost points).
             if not self._started:
-                raise RuntimeError(f"the sandbox ({self.mode}) could not start: {self.output()[0][-800:]}") from None
+                raise RuntimeError(f"the sandbox ({self.isolation.protection}) could not start: {self.output()[0][-800:]}") from None
             raise SandboxFailure("import", message) from None
         except protocol.ProtocolError as error:
             self.stop()
@@ -304,7 +288,6 @@ class Sandbox:
             self.stop()
             raise SandboxFailure("import", "importing your models.py failed:\n" + _text(error.get("message")))
         self.ready = True
-        self.torch_version = _text(body.get("torch"), 40)
 
     # ---------------------------------------------------------------------------------- requests
     def _limits(self) -> protocol.Limits:
@@ -352,10 +335,7 @@ class Sandbox:
                 code = self.process.wait(timeout=2)
             except subprocess.TimeoutExpired:
                 code = None
-        if code is not None and self.mode.startswith("bubblewrap") and 128 < code < 128 + 65:
-            code = 128 - code  # bwrap reports the child's death by signal N as 128 + N
-        self._exit_code = code
-        return describe_exit(code, when, self.settings)
+        return describe_exit(None if code is None else self.isolation.exit_status(code), when, self.settings)
 
     # ---------------------------------------------------------------------------------- stop
     def output(self) -> tuple[str, int]:
@@ -367,10 +347,26 @@ class Sandbox:
     def kill(self) -> None:
         """SIGKILL the child and everything it started, from any thread (the owner then calls stop())."""
         process = self.process
-        if self.cgroup is not None:
-            self.cgroup.kill_all(1.0)
         if process is not None:
-            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: _live_roots - {process.pid}, _live_lock)
+            self._kill_all(process.pid, lambda: _live_roots - {process.pid}, 1.0)
+
+    def _remove_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
+        if self._in_share:
+            self._in_share = False
+            _share.release()
+
+    def _kill_all(self, pid: int, protected, cgroup_seconds: float) -> None:
+        """The cgroup's exact membership (fork bombs included), then: in a PID namespace the child itself (the
+        kernel takes the namespace down with bwrap's init, which dies with it); elsewhere a scan of /proc."""
+        if self.cgroup is not None:
+            self.cgroup.kill_all(cgroup_seconds)
+        if self.isolation.pid_namespace:
+            reaper.kill_group(pid)
+        else:
+            reaper.kill_tree(pid, pid, self._marker, protected, _live_lock)
 
     def stop(self) -> None:
         """Kill the child and everything it started; remove its folder. Idempotent."""
@@ -379,16 +375,12 @@ class Sandbox:
         if process is not None:
             with _live_lock:
                 _live_roots.discard(process.pid)
-            if self.cgroup is not None:
-                self.cgroup.kill_all()  # exact membership, fork bombs included
-            reaper.kill_tree(process.pid, process.pid, self._marker, lambda: set(_live_roots), _live_lock)
+            self._kill_all(process.pid, lambda: set(_live_roots), 5.0)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        if self.cgroup is not None:
-            self.cgroup.remove()
-            self.cgroup = None
+        self._remove_cgroup()
         for fd in (self._fd_to_child, self._fd_from_child):
             if fd >= 0:
                 try:
@@ -401,12 +393,6 @@ class Sandbox:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
-
-    def __enter__(self) -> "Sandbox":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def _to_numpy(value):

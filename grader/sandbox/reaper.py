@@ -1,13 +1,13 @@
 """Find and kill every process a submission started, including those that left its process group.
 
-Three nets, because each alone has a hole:
+Needed only where the child has no PID namespace of its own (the sandbox user, --unsafe-no-sandbox): in
+the bubblewrap jail the kernel kills the whole namespace when bwrap's init dies (``--die-with-parent``),
+so :func:`kill_group` is enough there. Elsewhere, three nets, because each alone has a hole:
 - the child's process group (``start_new_session``) catches ordinary forks;
 - the grader is a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so a process that
   double-forks or calls ``setsid`` is re-parented to the grader instead of init and stays in the
   grader's process tree, where :func:`descendants` finds it;
 - a unique marker in the child's environment catches anything else that kept its environment.
-When the child runs in its own PID namespace (grader/sandbox/isolation.py), the kernel also kills
-every process of the namespace when its first process dies.
 """
 
 from __future__ import annotations
@@ -96,6 +96,15 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL ``pid`` and its process group (it leads one: ``start_new_session``); not reaped here."""
+    for send in (os.killpg, os.kill):
+        try:
+            send(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def kill_tree(root_pid: int, pgid: int | None, marker: bytes | None,

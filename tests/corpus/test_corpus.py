@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from assignment.spec import CLASS_NAMES
-from tests.corpus.grading import REPO, failing_outputs, grade_all, grader_missing, score_table, show
+from tests.corpus.grading import REPO, class_of, failing_outputs, grade_all, grader_missing, score_table, show
 
 HERE = Path(__file__).resolve().parent
 SUBMISSIONS = HERE / "submissions"
@@ -34,6 +34,7 @@ BUGGY = sorted(MANIFEST.get("buggy", {}))
 #: Which buggy entries are graded: "core" (default, fits CI) or "all" (adds the "extended" tier).
 TIER = os.environ.get("SELAB_CORPUS", "core")
 GRADED_BUGGY = [name for name in BUGGY if TIER == "all" or MANIFEST["buggy"][name].get("tier", "core") == "core"]
+GRADED_CORRECT = [name for name in CORRECT if TIER == "all" or MANIFEST["correct"][name].get("tier", "core") == "core"]
 #: Modules a corpus file may import: the lab's rule for models.py (torch and the standard library).
 ALLOWED_IMPORT_ROOTS = {"torch", "__future__"} | set(sys.stdlib_module_names)
 #: A buggy file is the reference with ONE change: this many changed lines at most (docstring aside).
@@ -102,7 +103,7 @@ def graded(tmp_path_factory, request):
     if missing:
         pytest.fail(missing)
     submissions = {"reference": REFERENCE}
-    submissions |= {f"correct-{name}": submission_path("correct", name) for name in CORRECT}
+    submissions |= {f"correct-{name}": submission_path("correct", name) for name in GRADED_CORRECT}
     submissions |= {f"buggy-{name}": submission_path("buggy", name) for name in GRADED_BUGGY}
     started = time.monotonic()
     runs, how = grade_all(submissions, tmp_path_factory.mktemp("corpus"), jobs=2)
@@ -122,10 +123,27 @@ def test_reference_scores_100(graded):
     assert run.score == 100, f"reference scored {run.score}:\n{failing_outputs(run.results)}"
 
 
-@pytest.mark.parametrize("name", CORRECT)
+@pytest.mark.parametrize("name", GRADED_CORRECT)
 def test_correct_variant_scores_100(graded, name):
+    """Every correct variant scores 100; a layout-only one (issue 16) 100 minus its classes' layout points,
+    losing them in the layout checks of exactly those classes and nowhere else."""
+    entry = MANIFEST["correct"][name]
     run = _run(graded, f"correct-{name}")
-    assert run.score == 100, f"correct variant {name} ({MANIFEST['correct'][name]['why']}) scored {run.score}:\n{failing_outputs(run.results)}"
+    expected = entry.get("score", 100)
+    assert run.score == expected, f"correct variant {name} ({entry['why']}) scored {run.score}, expected " \
+                                  f"{expected}:\n{failing_outputs(run.results)}"
+    failed = sorted(class_of(t["name"]) for t in run.results["tests"] if t["status"] != "passed")
+    assert failed == sorted(entry.get("layout_only", [])), f"{name}: checks failed in {failed}:\n{failing_outputs(run.results)}"
+    assert all("layout" in t["name"] for t in run.results["tests"] if t["status"] != "passed"), \
+        f"{name}: only layout checks may fail:\n{failing_outputs(run.results)}"
+
+
+def test_correct_manifest_entries_are_consistent():
+    for name, entry in MANIFEST["correct"].items():
+        assert entry.get("why"), f"{name}: say why in one line"
+        assert entry.get("tier", "core") in ("core", "extended"), f"{name}: tier is 'core' or 'extended'"
+        assert set(entry.get("layout_only", [])) <= set(CLASS_NAMES), f"{name}: unknown class in layout_only"
+        assert ("score" in entry) == bool(entry.get("layout_only")), f"{name}: a score below 100 names its layout_only classes"
 
 
 @pytest.mark.parametrize("name", GRADED_BUGGY)
@@ -172,7 +190,7 @@ def test_buggy_variant_feedback_names_the_module_once(graded, name):
                                     f"{failing_outputs(run.results, cls)}"
 
 
-@pytest.mark.parametrize("name", CORRECT)
+@pytest.mark.parametrize("name", GRADED_CORRECT)
 def test_correct_variant_feedback_has_no_localisation(graded, name):
     outputs = " ".join(str(t.get("output", "")) for t in _run(graded, f"correct-{name}").results["tests"])
     assert PHRASE not in outputs

@@ -8,11 +8,10 @@ cgroup of 768 MB, one CPU) and runs the student's path (handout, venv, pip, pyte
 How the image runs: bubblewrap, as root, is the container runner (``bwrap --bind ROOTFS / --proc
 --dev --unshare-pid --unshare-ipc --unshare-uts --cap-add ALL``), Docker-like: the image's own
 file system as /, its own PID 1, root with every capability. Grading also gets ``--unshare-net``
-(nothing may be downloaded at grading time). Limits: the bwrap process is put in a fresh memory
-cgroup (v1 ``memory.limit_in_bytes`` + ``memory.memsw.limit_in_bytes``, or v2 ``memory.max``) and a
-cpu cgroup with a quota of one CPU (``cfs_quota_us = cfs_period_us``, or v2 ``cpu.max``), and pinned
-to CPU 0 with ``taskset``; the peak is the cgroup's own (``memory.max_usage_in_bytes`` /
-``memory.peak``, page cache included, as Gradescope's limit counts it).
+(nothing may be downloaded at grading time). Limits: the bwrap process is put in a fresh cgroup made by
+the grader's own layer (grader/sandbox/cgroup.py, v1 or v2) with Gradescope's memory limit (swap
+excluded) and a quota of one CPU, and pinned to CPU 0 with ``taskset``; the peak is the cgroup's own
+(``memory.max_usage_in_bytes`` / ``memory.peak``, page cache included, as Gradescope's limit counts it).
 
 Offline torch: Gradescope's default TORCH_INDEX_URL (PyTorch's CPU index) is not reachable here, so
 the script builds the same kind of index (torch's CPU wheel from /opt/wheels plus its dependencies,
@@ -44,13 +43,14 @@ sys.path.insert(0, str(REPO))
 import jsonschema  # noqa: E402
 
 from grader.config import load_config  # noqa: E402
+from grader.sandbox.cgroup import Cgroup  # noqa: E402
+from grader.sandbox.cgroup import Limits as CgroupLimits  # noqa: E402
 from tests.hostile.uploads import BUILDERS, UploadContext  # noqa: E402
 from tests.packaging.helpers import class_scores, grader_files_probe  # noqa: E402
 
 SUITE = "bookworm"  # Python 3.11: the release for which a CPU torch wheel is on this machine (docs/maintainers.md)
 MIRROR = "http://deb.debian.org/debian"
 MEMORY_LIMIT = 768 * 1000 * 1000  # Gradescope's default: 768 MB
-CPU_PERIOD_US = 100_000
 GRADING_TIMEOUT_S = 600  # Gradescope's default autograder timeout: 10 minutes
 SCHEMA = REPO / "grader/packaging/gradescope-results.schema.json"
 CORPUS = tomllib.loads((REPO / "tests/corpus/manifest.toml").read_text())
@@ -170,49 +170,25 @@ class Image:
 # --- Gradescope's limits --------------------------------------------------------------------------
 
 class Limits:
-    """A fresh memory + cpu cgroup (v1 or v2) for one run; ``wrap`` puts the command in it on CPU 0."""
+    """Gradescope's memory and CPU limits for one run, through the grader's own cgroup layer (v1 or v2);
+    ``wrap`` puts the command in the group, pinned to CPU 0."""
 
     def __init__(self, name: str):
-        self.v2 = run(["stat", "-fc", "%T", "/sys/fs/cgroup"]).stdout.strip() == "cgroup2fs"
-        base = Path("/sys/fs/cgroup")
-        self.dirs = [base / name] if self.v2 else [base / "memory" / name, base / "cpu" / name]
-        for folder in self.dirs:
-            if folder.exists():
-                folder.rmdir()
-            folder.mkdir()
-        if self.v2:
-            (self.dirs[0] / "memory.max").write_text(str(MEMORY_LIMIT))
-            (self.dirs[0] / "memory.swap.max").write_text("0")
-            (self.dirs[0] / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
-        else:
-            memory, cpu = self.dirs
-            (memory / "memory.limit_in_bytes").write_text(str(MEMORY_LIMIT))
-            if (memory / "memory.memsw.limit_in_bytes").exists():
-                (memory / "memory.memsw.limit_in_bytes").write_text(str(MEMORY_LIMIT))
-            (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-            (cpu / "cpu.cfs_quota_us").write_text(str(CPU_PERIOD_US))
+        self.group = Cgroup.create(name, CgroupLimits(memory_bytes=MEMORY_LIMIT, cpus=1.0))
+        if self.group is None:
+            raise SystemExit("gradescope-e2e needs memory and cpu cgroups the grader may create (root, cgroup v1 or v2)")
 
     def wrap(self, cmd: list[str]) -> list[str]:
-        joins = " ".join(f"echo $$ > {folder}/cgroup.procs;" for folder in self.dirs)
-        return ["sh", "-c", f'{joins} exec "$@"', "sh", "taskset", "-c", "0", *cmd]
+        return self.group.wrap(["taskset", "-c", "0", *cmd])
 
     def peak_mb(self) -> float:
-        name = "memory.peak" if self.v2 else "memory.max_usage_in_bytes"
-        return int((self.dirs[0] / name).read_text()) / 1e6
+        return self.group.peak_bytes() / 1e6
 
     def oom_kills(self) -> int:
-        text = (self.dirs[0] / ("memory.events" if self.v2 else "memory.oom_control")).read_text()
-        found = re.search(r"oom_kill (\d+)", text)
-        return int(found.group(1)) if found else 0
+        return self.group.oom_kills()
 
     def close(self) -> None:
-        for folder in self.dirs:
-            for _ in range(50):
-                try:
-                    folder.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        self.group.remove()
 
 
 # --- submissions ----------------------------------------------------------------------------------

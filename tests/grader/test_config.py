@@ -40,12 +40,21 @@ def test_partial_override_file_and_environment_variable(tmp_path, monkeypatch):
     ("[points.CNN_Base]\nshapes = -1\n", "non-negative integer"),
     ("[training.threshold]\nCNN_Base = 1.5\n", "accuracy in"),
     ("[sandbox]\nisolation = 'maybe'\n", "isolation"),
+    ("[grading]\nlayout = 'loose'\n", "grading.layout"),
+    ("[sandbox]\ncpu_share = 'lots'\n", "cpu_share"),
+    ("[sandbox]\ncpu_share = -1\n", "cpu_share"),
 ])
 def test_bad_overrides_are_errors_not_silent_defaults(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_layout_policy_defaults_to_map_and_can_be_strict(tmp_path):
+    path = tmp_path / "strict.toml"
+    path.write_text("[grading]\nlayout = 'strict'\n")
+    assert load_config().layout == "map" and load_config(path).layout == "strict"
 
 
 def test_thresholds_are_backed_by_the_committed_calibration():
@@ -92,6 +101,19 @@ def test_parallel_training_auto_follows_the_usable_cpus(monkeypatch, tmp_path):
     override.write_text('[sandbox]\nparallel_training = "yes"\n')
     with pytest.raises(ConfigError, match="parallel_training"):
         load_config(override)
+
+
+def test_cpu_share_auto_divides_the_usable_cpus_among_the_submissions_graded_at_once(monkeypatch, tmp_path):
+    """"auto": usable CPUs / concurrent submissions, never under one CPU; a number is taken as written."""
+    import grader.config as config_module
+
+    config = load_config()
+    assert config.cpu_share == "auto"
+    monkeypatch.setattr(config_module, "usable_cpus", lambda: 8.0)
+    assert [config.submission_cpus(jobs) for jobs in (1, 2, 4, 16)] == [8.0, 4.0, 2.0, 1.0]
+    override = tmp_path / "share.toml"
+    override.write_text("[sandbox]\ncpu_share = 1.5\n")
+    assert load_config(override).submission_cpus(4) == 1.5
 
 
 def test_usable_cpus_respects_the_affinity_mask():

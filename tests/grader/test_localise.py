@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from assignment import spec
 from assignment.localise import PHRASE, first_departure, record
 from grader.checks import random_input, reference_gradients, reference_model
 from grader.config import load_config
-from grader.localise import gradient_departure, hints, hints_for, localise, reference_recording, sentence
+from grader.checks import outcome
+from grader.layout import layout_subject
+from grader.localise import (error_hints, gradient_departure, hints, hints_for, layout_hints, localise,
+                             reference_recording, sentence)
 from grader.subject import LocalSubject
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +48,7 @@ def _input(class_name: str, kwargs: dict) -> torch.Tensor:
 def localised(kind: str, name: str, class_name: str, kwargs: dict | None = None):
     """(departure, hint names) for one class of one corpus file, as the checks find them; None when it agrees."""
     kwargs = kwargs or DEFAULTS.get(class_name, {})
-    subject = LocalSubject(_module(kind, name), CONFIG)
+    subject = layout_subject(LocalSubject(_module(kind, name), CONFIG), CONFIG)
     reference = reference_model(class_name, kwargs, seed=3)
     model = subject.build(class_name, kwargs, seed=4)
     subject.load_state_dict(model, reference.state_dict())
@@ -74,7 +78,7 @@ def test_buggy_entry_is_localised_at_the_right_module(name, class_name, module):
     assert found[0].module == module and f"{PHRASE} {module}:" in text, f"{name}: expected {module}, got: {text}"
 
 
-@pytest.mark.parametrize("hint", sorted(hints()))
+@pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if "kind" not in hint))
 def test_each_hint_fires_on_the_corpus_entry_that_proves_it(hint):
     proof = hints()[hint]["proof"]
     entry = MANIFEST["buggy"][proof]
@@ -83,6 +87,45 @@ def test_each_hint_fires_on_the_corpus_entry_that_proves_it(hint):
         found = localised("buggy", proof, class_name, entry.get("localised_config"))
         fired += found[1] if found else []
     assert hint in fired, f"hint {hint!r} does not fire on {proof}; hints that fired: {fired}"
+
+
+@pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if hint.get("kind") == "layout"))
+def test_each_layout_hint_fires_on_the_corpus_entry_that_proves_it(hint):
+    """Layout hints read the two state_dict layouts: the proof entry shows its cause in every class it breaks."""
+    from grader.hidden._common import LAYOUT_CONFIGS
+
+    proof = hints()[hint]["proof"]
+    module = _module("buggy", proof)
+    for class_name in MANIFEST["buggy"][proof]["loses"]:
+        kwargs = LAYOUT_CONFIGS[class_name][0]
+        observed = {k: tuple(v.shape) for k, v in getattr(module, class_name)(**kwargs).state_dict().items()}
+        texts = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed)
+        assert any(hints()[hint]["text"].split("{module}")[-1][:30] in text for text in texts), \
+            f"{hint} does not fire on {proof} ({class_name}): {texts}"
+
+
+@pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if hint.get("kind") == "layout"))
+@pytest.mark.parametrize("name", sorted(MANIFEST["correct"]))
+def test_layout_hints_never_fire_on_correct_variants(hint, name):
+    from grader.hidden._common import LAYOUT_CONFIGS
+
+    module = _module("correct", name)
+    for class_name, configs in LAYOUT_CONFIGS.items():
+        observed = {k: tuple(v.shape) for k, v in getattr(module, class_name)(**configs[0]).state_dict().items()}
+        assert not layout_hints(class_name, configs[0], spec.state_dict_shapes(class_name, **configs[0]), observed)
+
+
+@pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if hint.get("kind") == "error"))
+def test_each_error_hint_fires_on_the_corpus_entry_that_proves_it(hint):
+    """Error hints match torch's own message: the proof entry raises it, and the student reads the hint."""
+    proof = hints()[hint]["proof"]
+    subject = LocalSubject(_module("buggy", proof), CONFIG)
+    class_name = MANIFEST["buggy"][proof]["loses"][0]
+    model = subject.build(class_name, DEFAULTS.get(class_name, {}))
+    with pytest.raises(Exception) as raised:
+        subject.forward(model, _input(class_name, DEFAULTS.get(class_name, {})))
+    assert error_hints(raised.value.message) == [hints()[hint]["text"]]
+    assert hints()[hint]["text"] in outcome(raised.value)[1]
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["correct"]))

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from grader.sandbox import reaper
-from grader.sandbox.cgroup import PidsCgroup
+from grader.sandbox import process, reaper
+from grader.sandbox.cgroup import Cgroup, Limits
 from grader.sandbox import bwrap
+from grader.sandbox.isolation import interpreter_paths
 from grader.sandbox.process import (PROJECT_ROOT, NoIsolation, Sandbox, SandboxFailure, SandboxSettings,
-                                    StudentCodeError, _interpreter_paths,
-                                    protection)
+                                    StudentCodeError, protection)
 
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
 
@@ -188,7 +188,7 @@ except OSError as error:
 
 
 def _pids_cgroup_available() -> bool:
-    group = PidsCgroup.create(f"selab-probe-{os.getpid()}", 8)
+    group = Cgroup.create(f"selab-probe-{os.getpid()}", Limits(tasks=8))
     if group is not None:
         group.remove()
     return group is not None
@@ -217,6 +217,51 @@ print("FORKED", children, flush=True)
     forked = int(sandbox.output()[0].split("FORKED")[1].split()[0])
     assert forked < 64, "pids.max should stop the fork loop"
     assert not group.exists()
+
+
+SPINNERS = "import os\nfor _ in range(4):\n    if os.fork() == 0:\n        while True:\n            pass\n"
+
+
+def _cpu_cgroup_available() -> bool:
+    group = Cgroup.create(f"selab-probe-{os.getpid()}", Limits(tasks=8, cpus=1.0))
+    if group is not None:
+        group.remove()
+    return group is not None
+
+
+@pytest.mark.skipif(not _cpu_cgroup_available(), reason="the grader may not create cpu cgroups on this machine")
+def test_a_submissions_children_share_one_cpu_quota(tmp_path):
+    """Both children of a submission (the checks' and the trainer's), and everything they start, live in one
+    group holding the submission's CPU share; the kernel throttles them there; it goes with the last child."""
+    path = submission(tmp_path, prefix=SPINNERS)
+    first, second = (start(path, MODES[-1], cpus=0.25) for _ in range(2))
+    share = process._share.group
+    try:
+        quota = share.path / ("cpu.max" if share.v2 else "cpu.cfs_quota_us")
+        assert quota.read_text().split()[0] == "25000"
+        for sandbox in (first, second):
+            assert sandbox.cgroup.path.parent == share.path or share.path in sandbox.cgroup.joins
+        # a quota of 2 % of a CPU: 8 spinners want more than that however loaded the machine is
+        quota.write_text("2000 100000\n" if share.v2 else "2000\n")
+        before = int(dict(line.split() for line in (share.path / "cpu.stat").read_text().splitlines())["nr_throttled"])
+        time.sleep(1.5)
+        stat = dict(line.split() for line in (share.path / "cpu.stat").read_text().splitlines())
+        assert int(stat["nr_throttled"]) > before, stat
+    finally:
+        first.stop()
+        assert share.path.exists(), "the share outlives its first child"
+        second.stop()
+    assert not share.path.exists() and process._share.group is None
+
+
+def test_without_a_cgroup_the_share_falls_back_to_affinity_and_priority(tmp_path, monkeypatch):
+    monkeypatch.setattr(Cgroup, "create", classmethod(lambda cls, *args, **kwargs: None))
+    probe = "import os\nprint('CPUS', sorted(os.sched_getaffinity(0)), 'NICE', os.nice(0), flush=True)\n"
+    sandbox = start(submission(tmp_path, prefix=probe), MODES[-1], cpus=1.0)
+    sandbox.stop()
+    text = sandbox.output()[0]
+    assert f"CPUS {process.fallback_cpus(1.0)} NICE {os.nice(0) + process.FALLBACK_NICE}" in text, text
+    assert len(process.fallback_cpus(1.0)) == 1
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or "auto" not in MODES, reason="needs root and a working bubblewrap jail")
@@ -279,7 +324,7 @@ except OSError:
     assert "SEES" not in text and text.count("GONE") == 5 and "NETWORK no" in text, text
     shown = set(eval(text.split("ROOT ")[1].splitlines()[0]))  # noqa: S307 - our own probe's list
     # the interpreter's folders show wherever this checkout lives (/work, /check, /tmp...): ask the plan
-    jail = bwrap.plan(_interpreter_paths(), PROJECT_ROOT, "", 1 << 20)
+    jail = bwrap.plan(interpreter_paths(), PROJECT_ROOT, "", 1 << 20)
     interpreter_tops = {Path(path).parts[1] for path in jail.readable + jail.rebound}
     system = {Path(path).parts[1] for path in bwrap.SYSTEM} | {"etc", "dev", "proc", "tmp", "selab"}
     assert shown <= system | interpreter_tops, (shown, interpreter_tops)
@@ -347,3 +392,29 @@ def test_a_child_that_could_not_start_is_replaced_at_the_next_call(monkeypatch, 
         assert tuple(out.shape) == (1, 4, 2, 2)
     finally:
         subject.close()
+
+
+def test_a_prefetched_training_that_hangs_fails_its_check_with_the_one_timeout_message(tmp_path):
+    """The trainings run as futures in a second child: one that hangs costs its own check, with the same words
+    (and the same summary event) as any call that hits a limit; a training that finished is returned as is."""
+    from grader.config import load_config
+    from grader.subject import RemoteSubject
+
+    config = load_config().with_limits(training_seconds=15)
+    path = submission(tmp_path, forward_prefix="import time\ntime.sleep(600)")  # SEBlock hangs: CNN_SE's training too
+    subject = RemoteSubject(path, config, settings_for(MODES[-1]))
+    kwargs = {"in_channels": 1, "num_classes": 10, "image_size": 28}
+    images, labels = torch.zeros(16, 1, 28, 28), torch.arange(16) % 10
+    budget = dict(config.training.budget(), epochs=1)
+    try:
+        subject.prefetch_training([("CNN_Base", kwargs, 0), ("CNN_SE", kwargs, 0)], images, labels, budget)
+        state = subject.short_train("CNN_Base", kwargs, 0, images, labels, budget)
+        with pytest.raises(SandboxFailure) as failure:
+            subject.short_train("CNN_SE", kwargs, 0, images, labels, budget)
+    finally:
+        subject.close()
+    assert state and all(isinstance(value, torch.Tensor) for value in state.values())
+    during = "Running the short training of CNN_SE(in_channels=1, num_classes=10, image_size=28)"
+    assert failure.value.reason == "timeout"
+    assert failure.value.message == f"{during} did not finish within the time limit of one check (15 s); the grader stopped it"
+    assert subject.events == [f"{during} hit the time limit of one check (15 s)"]

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.sandbox.process import CONCURRENT_VAR
 from tests.corpus.grading import (INTERNAL_ERROR, REPO, TOTAL_POINTS, GradeRun, environment_for_grader,
                                   failing_outputs, grade, grader_missing, show)
 from tests.hostile.uploads import BUILDERS, UploadContext
@@ -377,7 +378,8 @@ def campaign_results(request):
     limits = grader_limits()
     override = work / "hostile-limits.toml"
     override.write_text(toml_text(HOSTILE_CONFIG))
-    campaign = Campaign(token, work, reports, override, limits, environment_for_grader())
+    env = environment_for_grader() | {CONCURRENT_VAR: str(HOSTILE_JOBS)}  # each grading's CPU share, as grade-all's
+    campaign = Campaign(token, work, reports, override, limits, env)
     real_before = tree_hashes(REPO, GUARDED)
     started = time.monotonic()
     subreaper = set_subreaper(True)
