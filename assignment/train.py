@@ -8,7 +8,7 @@ Why these choices, for ~50k-parameter CNNs on 28x28 images and a CPU:
 - data live in memory as uint8 tensors, batches are flipped as uint8 and normalised on the fly, and
   conv layers run in ``channels_last`` layout, which oneDNN executes about twice as fast on CPU;
 - on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX) the forward pass runs under bf16
-  autocast (``precision="auto"``): ~1.7x faster for CNN_Base at the same 15-epoch accuracy (see the
+  autocast (``precision="auto"``): ~1.7x faster for CNN_Base at the same 15-epoch accuracy (see
   docs/performance.md, "Levers"). Attention layers stay fp32 (see ``attention_in_fp32``);
 - evaluation uses small batches (``EVAL_BATCH_SIZE``) so each batch's activations stay in cache.
 """
