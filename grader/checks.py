@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import torch
 
+from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
 from grader.sandbox.ops import INPUT_GRADIENT
 from grader.sandbox.process import SandboxFailure, StudentCodeError
@@ -117,10 +118,10 @@ def assert_close(observed: torch.Tensor, expected: torch.Tensor, case: str, what
     if not torch.isfinite(observed64).all():
         bad = (~torch.isfinite(observed64)).nonzero()[0].tolist()
         fail(f"{case}: {what} contains NaN or infinity (first at index {bad}); expected finite values")
-    error = (observed64 - expected64).abs()
-    allowed = config.atol + config.rtol * expected64.abs()
-    if bool((error <= allowed).all()):
+    if close(observed64, expected64, rtol=config.rtol, atol=config.atol):
         return
+    error = (observed64 - expected64).abs()
+    allowed = allowance(expected64, rtol=config.rtol, atol=config.atol)
     worst = int((error - allowed).argmax())
     index = list(torch.unravel_index(torch.tensor(worst), observed.shape)) if observed.dim() else []
     index = [int(i) for i in index]

@@ -2,6 +2,7 @@
 
 import torch
 
+from assignment.tolerance import close
 from grader.checks import active_config, check, fail, given
 from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
                                    check_shapes, check_training, cnn_cases)
@@ -67,11 +68,11 @@ def test_channel_tokens(subject, case):
     subject.load_state_dict(model, renumbered)
     after = subject.forward(model, x)
     expected = reference_model(case.class_name, case.kwargs, state=renumbered).eval()(x).detach()
-    assert torch.allclose(expected, reference.eval()(x).detach(), rtol=1e-4, atol=1e-5), "internal: reference"
+    assert close(expected, reference.eval()(x).detach(), rtol=config.rtol, atol=config.atol), "internal: reference"
     if tuple(before.shape) != tuple(after.shape) or not torch.isfinite(before).all():
         fail(f"{case.on('eval mode')}: the output has shape {tuple(before.shape)} or is not finite")
-    difference = float((after.double() - before.double()).abs().max())
-    if difference > config.atol + config.rtol * float(before.double().abs().max()):
+    if not close(after, before, rtol=config.rtol, atol=config.atol):
+        difference = float((after.double() - before.double()).abs().max())
         fail(f"{case.on('eval mode')}: renumbering the 64 channels of conv2 (and fc's inputs to match) changed "
              f"the output by up to {difference:.3g}. Attention across channels treats each channel's H*W map as "
              "one token, so the order of the channels cannot matter; does your attention mix pixels "

@@ -122,3 +122,11 @@ def test_usable_cpus_respects_the_affinity_mask():
     from grader.config import usable_cpus
 
     assert 0 < usable_cpus() <= len(os.sched_getaffinity(0))
+
+
+def test_the_handouts_tolerance_is_the_graders_default():
+    from assignment import tolerance
+
+    config = load_config()
+    assert (config.rtol, config.atol) == (tolerance.RTOL, tolerance.ATOL), (
+        "assignment/tolerance.py's defaults (the students' localisation) must equal grader/config.toml [tolerance]")
