@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from grader.config import TRAINED_CLASSES, Config
 from grader.submission import SubmissionError, prepare_submission
 
@@ -59,13 +61,12 @@ class _Injector:
     def __init__(self, subject, config: Config):
         self.subject, self.config = subject, config
 
+    @pytest.hookimpl(tryfirst=True)  # before the conftest's own pytest_configure, which activates the config
     def pytest_configure(self, config):
         from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
 
         config.stash[SUBJECT_KEY] = self.subject
         config.stash[CONFIG_KEY] = self.config
-
-    pytest_configure.tryfirst = True  # before the conftest's own pytest_configure
 
 
 class _Collector:
@@ -102,8 +103,6 @@ class _Collector:
 
 def run_suite(subject, config: Config, focus: Focus | None = None) -> list:
     """Run grader/hidden with pytest, in this process, against ``subject`` (all of it unless ``focus``)."""
-    import pytest
-
     collector = _Collector(config)
     plugins = [_Injector(subject, config), collector]
     options = []
