@@ -5,8 +5,7 @@ from hypothesis import strategies as st
 
 from assignment.tolerance import close, excess
 from grader.checks import active_config, check, fail, given
-from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
-                                   check_shapes, mode_text, se_cases)
+from grader.hidden._common import check_layout, check_shapes, equivalence_checks, mode_text, se_cases
 
 CLASS = "SEBlock"
 
@@ -74,19 +73,4 @@ def test_independence(subject, case, data):
                      "from that sample alone (squeeze and excite per sample, never across the batch)")
 
 
-@check(CLASS, "reference_weights", "same outputs as the reference when given the reference's weights")
-@given(case=se_cases())
-def test_reference_weights(subject, case):
-    check_reference_weights(subject, case)
-
-
-@check(CLASS, "own_weights", "your initial weights give the same outputs in the reference")
-@given(case=se_cases())
-def test_own_weights(subject, case):
-    check_own_weights(subject, case)
-
-
-@check(CLASS, "gradients", "every parameter receives the reference's gradient")
-@given(case=se_cases())
-def test_gradients(subject, case):
-    check_gradients(subject, case)
+globals().update(equivalence_checks(CLASS, se_cases()))
