@@ -237,6 +237,24 @@ def log_internal_error(check_name: str, error: BaseException) -> None:
     print(f"grader: internal error in check {check_name!r}:\n{text}", file=sys.__stderr__, flush=True)
 
 
+def time_limit(info: CheckInfo | None, config: Config) -> float:
+    """The seconds a check may run: the training limit for a training check, else the per-check limit."""
+    return config.limits.training_seconds if info is not None and info.training else config.limits.check_seconds
+
+
+def check_result(info: CheckInfo, config: Config, error: BaseException | None, seconds: float) -> CheckResult:
+    """What one run of a check comes to: the verdict on what it raised (:func:`outcome`), its points and,
+    when it passed, its notes. The one way a run becomes a result, for ``run_check`` and the pytest plugin
+    (grader/runner.py) alike."""
+    passed, output, internal, limit = outcome(error)
+    if internal:
+        log_internal_error(info.name, error)
+    notes = take_notes()
+    max_score = float(config.points_for(info.class_name, info.key))
+    return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
+                       notes if passed else output, internal, limit, seconds)
+
+
 def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
     """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
     from grader.layout import layout_subject
@@ -244,9 +262,7 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
     config = config or active_config()
     subject = layout_subject(subject, config)  # weights exchanged through the layout's correspondence
     info = info_of(function)
-    max_score = float(config.points_for(info.class_name, info.key))
-    limits = config.limits
-    subject.start_check(limits.training_seconds if info.training else limits.check_seconds)
+    subject.start_check(time_limit(info, config))
     started = time.monotonic()
     error = None
     take_notes()
@@ -258,12 +274,7 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
         error = raised
     finally:
         subject.end_check()
-    passed, output, internal, limit = outcome(error)
-    if internal:
-        log_internal_error(info.name, error)
-    notes = take_notes()
-    return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
-                       output if not passed else notes, internal, limit, time.monotonic() - started)
+    return check_result(info, config, error, time.monotonic() - started)
 
 
 def run_checks(subject, config: Config | None = None, classes: Iterable[str] | None = None) -> list[CheckResult]:

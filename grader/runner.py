@@ -70,7 +70,7 @@ class _Injector:
 
 
 class _Collector:
-    """Turns each hidden test's report into a CheckResult (same verdict logic as run_checks)."""
+    """Turns each hidden test's report into a CheckResult (checks.check_result, as run_check does)."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -82,7 +82,7 @@ class _Collector:
         take_notes()
 
     def pytest_runtest_makereport(self, item, call):
-        from grader.checks import CheckResult, info_of, log_internal_error, outcome, take_notes
+        from grader.checks import check_result, info_of
 
         info = info_of(getattr(item, "function", None))
         if info is None or call.when not in ("setup", "call"):
@@ -90,15 +90,7 @@ class _Collector:
         error = call.excinfo.value if call.excinfo is not None else None
         if call.when == "setup" and error is None:
             return
-        passed, output, internal, limit = outcome(error)
-        if internal:
-            log_internal_error(info.name, error)
-        notes = take_notes()
-        output = notes if passed else output
-        max_score = float(self.config.points_for(info.class_name, info.key))
-        self.results.append(CheckResult(info.class_name, info.key, info.name, max_score,
-                                        max_score if passed else 0.0, passed, output, internal, limit,
-                                        call.duration))
+        self.results.append(check_result(info, self.config, error, call.duration))
 
 
 def run_suite(subject, config: Config, focus: Focus | None = None) -> list:
