@@ -18,6 +18,7 @@ import torch
 
 from assignment import spec
 from assignment.recorder import first_tensor, hooked
+from assignment.tolerance import ATOL, RTOL, close
 
 PHRASE = "first departs from the reference at"
 MAX_HOOKED = 200  # submodules a recording hooks (the lab's networks have about 15)
@@ -50,17 +51,15 @@ def shape(tensor) -> list[int] | None:
     return None if tensor is None else [int(d) for d in tensor.shape]
 
 
-def differs(observed, expected, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    """Shapes or values differ (tolerance scaled by the tensor's magnitude: intermediate maps can be large)."""
+def differs(observed, expected, atol: float = ATOL, rtol: float = RTOL) -> bool:
+    """Shapes or values differ (the one rule of assignment/tolerance.py, as the grader's checks judge)."""
     if observed is None or expected is None:
         return (observed is None) != (expected is None)
     if observed.shape != expected.shape:
         return True
-    observed, expected = observed.double(), expected.double()
     if not torch.isfinite(observed).all():
         return bool(torch.isfinite(expected).all())
-    scale = max(1.0, float(expected.abs().max())) if expected.numel() else 1.0
-    return not bool(((observed - expected).abs() <= atol * scale + rtol * expected.abs()).all())
+    return not close(observed, expected, rtol=rtol, atol=atol)
 
 
 @dataclass
@@ -136,7 +135,7 @@ def _scan(scope: str, yours: dict, theirs: dict, atol: float, rtol: float) -> De
     return missing
 
 
-def first_departure(yours: dict, theirs: dict, atol: float = 1e-5, rtol: float = 1e-4) -> Departure | None:
+def first_departure(yours: dict, theirs: dict, atol: float = ATOL, rtol: float = RTOL) -> Departure | None:
     """The first module (in ``theirs``' call order) where ``yours`` parts from ``theirs``; None if they agree."""
     if not differs(yours["outputs"].get(""), theirs["outputs"].get(""), atol, rtol):
         return None  # same result by another road (e.g. F.conv2d on the modules' weights): nothing to place

@@ -25,6 +25,7 @@ from typing import Callable, Iterable
 
 import torch
 
+from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
 from grader.sandbox.ops import INPUT_GRADIENT
 from grader.sandbox.process import SandboxFailure, StudentCodeError
@@ -68,17 +69,24 @@ def info_of(function) -> CheckInfo | None:
     return getattr(function, "selab_check", None) or getattr(_inner(function), "selab_check", None)
 
 
+def check_rank(info: CheckInfo) -> tuple[int, int]:
+    """Where a check is listed: class by class (the lab's order), then in its ``[points.<class>]`` table's
+    order (grader/config.toml names every check once; shared checks are defined in grader/hidden/_common.py,
+    so where a function is written says nothing)."""
+    keys = list(load_config().points.get(info.class_name, {}))
+    return CLASS_ORDER.index(info.class_name), keys.index(info.key) if info.key in keys else len(keys)
+
+
 def collect_checks(modules: Iterable[str] = HIDDEN_MODULES) -> list[Callable]:
-    """Every check function, in class order then definition order."""
+    """Every check function, in :func:`check_rank` order."""
     found = []
     for name in modules:
         module = importlib.import_module(name)
         for value in vars(module).values():
             info = info_of(value) if callable(value) else None
             if info is not None:
-                line = getattr(getattr(_inner(value), "__code__", None), "co_firstlineno", 0)
-                found.append((CLASS_ORDER.index(info.class_name), line, value))
-    return [function for *_, function in sorted(found, key=lambda item: item[:2])]
+                found.append((check_rank(info), value))
+    return [function for _, function in sorted(found, key=lambda item: item[0])]
 
 
 # ------------------------------------------------------------------------------------------- failures
@@ -117,10 +125,10 @@ def assert_close(observed: torch.Tensor, expected: torch.Tensor, case: str, what
     if not torch.isfinite(observed64).all():
         bad = (~torch.isfinite(observed64)).nonzero()[0].tolist()
         fail(f"{case}: {what} contains NaN or infinity (first at index {bad}); expected finite values")
-    error = (observed64 - expected64).abs()
-    allowed = config.atol + config.rtol * expected64.abs()
-    if bool((error <= allowed).all()):
+    if close(observed64, expected64, rtol=config.rtol, atol=config.atol):
         return
+    error = (observed64 - expected64).abs()
+    allowed = allowance(expected64, rtol=config.rtol, atol=config.atol)
     worst = int((error - allowed).argmax())
     index = list(torch.unravel_index(torch.tensor(worst), observed.shape)) if observed.dim() else []
     index = [int(i) for i in index]
@@ -229,6 +237,24 @@ def log_internal_error(check_name: str, error: BaseException) -> None:
     print(f"grader: internal error in check {check_name!r}:\n{text}", file=sys.__stderr__, flush=True)
 
 
+def time_limit(info: CheckInfo | None, config: Config) -> float:
+    """The seconds a check may run: the training limit for a training check, else the per-check limit."""
+    return config.limits.training_seconds if info is not None and info.training else config.limits.check_seconds
+
+
+def check_result(info: CheckInfo, config: Config, error: BaseException | None, seconds: float) -> CheckResult:
+    """What one run of a check comes to: the verdict on what it raised (:func:`outcome`), its points and,
+    when it passed, its notes. The one way a run becomes a result, for ``run_check`` and the pytest plugin
+    (grader/runner.py) alike."""
+    passed, output, internal, limit = outcome(error)
+    if internal:
+        log_internal_error(info.name, error)
+    notes = take_notes()
+    max_score = float(config.points_for(info.class_name, info.key))
+    return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
+                       notes if passed else output, internal, limit, seconds)
+
+
 def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
     """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
     from grader.layout import layout_subject
@@ -236,9 +262,7 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
     config = config or active_config()
     subject = layout_subject(subject, config)  # weights exchanged through the layout's correspondence
     info = info_of(function)
-    max_score = float(config.points_for(info.class_name, info.key))
-    limits = config.limits
-    subject.start_check(limits.training_seconds if info.training else limits.check_seconds)
+    subject.start_check(time_limit(info, config))
     started = time.monotonic()
     error = None
     take_notes()
@@ -250,12 +274,7 @@ def run_check(function: Callable, subject, config: Config | None = None) -> Chec
         error = raised
     finally:
         subject.end_check()
-    passed, output, internal, limit = outcome(error)
-    if internal:
-        log_internal_error(info.name, error)
-    notes = take_notes()
-    return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
-                       output if not passed else notes, internal, limit, time.monotonic() - started)
+    return check_result(info, config, error, time.monotonic() - started)
 
 
 def run_checks(subject, config: Config | None = None, classes: Iterable[str] | None = None) -> list[CheckResult]:

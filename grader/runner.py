@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from grader.config import TRAINED_CLASSES, Config
 from grader.submission import SubmissionError, prepare_submission
 
@@ -59,17 +61,16 @@ class _Injector:
     def __init__(self, subject, config: Config):
         self.subject, self.config = subject, config
 
+    @pytest.hookimpl(tryfirst=True)  # before the conftest's own pytest_configure, which activates the config
     def pytest_configure(self, config):
         from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
 
         config.stash[SUBJECT_KEY] = self.subject
         config.stash[CONFIG_KEY] = self.config
 
-    pytest_configure.tryfirst = True  # before the conftest's own pytest_configure
-
 
 class _Collector:
-    """Turns each hidden test's report into a CheckResult (same verdict logic as run_checks)."""
+    """Turns each hidden test's report into a CheckResult (checks.check_result, as run_check does)."""
 
     def __init__(self, config: Config):
         self.config = config
@@ -81,7 +82,7 @@ class _Collector:
         take_notes()
 
     def pytest_runtest_makereport(self, item, call):
-        from grader.checks import CheckResult, info_of, log_internal_error, outcome, take_notes
+        from grader.checks import check_result, info_of
 
         info = info_of(getattr(item, "function", None))
         if info is None or call.when not in ("setup", "call"):
@@ -89,21 +90,11 @@ class _Collector:
         error = call.excinfo.value if call.excinfo is not None else None
         if call.when == "setup" and error is None:
             return
-        passed, output, internal, limit = outcome(error)
-        if internal:
-            log_internal_error(info.name, error)
-        notes = take_notes()
-        output = notes if passed else output
-        max_score = float(self.config.points_for(info.class_name, info.key))
-        self.results.append(CheckResult(info.class_name, info.key, info.name, max_score,
-                                        max_score if passed else 0.0, passed, output, internal, limit,
-                                        call.duration))
+        self.results.append(check_result(info, self.config, error, call.duration))
 
 
 def run_suite(subject, config: Config, focus: Focus | None = None) -> list:
     """Run grader/hidden with pytest, in this process, against ``subject`` (all of it unless ``focus``)."""
-    import pytest
-
     collector = _Collector(config)
     plugins = [_Injector(subject, config), collector]
     options = []

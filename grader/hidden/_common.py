@@ -14,8 +14,8 @@ import torch
 from hypothesis import strategies as st
 
 from assignment import spec
-from grader.checks import (CheckFailure, active_config, assert_close, collect_checks, fail, info_of, note,
-                           random_input, reference_forward, reference_gradients, reference_model)
+from grader.checks import (CheckFailure, active_config, assert_close, check, collect_checks, fail, given, info_of,
+                           note, random_input, reference_forward, reference_gradients, reference_model)
 from grader.sandbox.ops import INPUT_GRADIENT
 from grader.layout import LayoutSubject, raw_subject
 from grader.localise import explain, gradient_departure, hints_for, layout_hints, localise, reference_recording
@@ -260,6 +260,52 @@ def _compare_input_gradient(got, want, where, config) -> None:
                                    "input to the output must carry gradient, none detached)", config)
 
 
+# ------------------------------------------------------------------------------------------- shared checks
+def equivalence_checks(class_name: str, cases) -> dict:
+    """The checks that compare a class with the reference (``cases``: its Hypothesis strategy), as
+    ``{test name: check}`` for a hidden module's namespace."""
+
+    @check(class_name, "reference_weights", "same outputs as the reference when given the reference's weights")
+    @given(case=cases)
+    def test_reference_weights(subject, case):
+        check_reference_weights(subject, case)
+
+    @check(class_name, "own_weights", "your initial weights give the same outputs in the reference")
+    @given(case=cases)
+    def test_own_weights(subject, case):
+        check_own_weights(subject, case)
+
+    @check(class_name, "gradients", "every parameter receives the reference's gradient")
+    @given(case=cases)
+    def test_gradients(subject, case):
+        check_gradients(subject, case)
+
+    return {"test_reference_weights": test_reference_weights, "test_own_weights": test_own_weights,
+            "test_gradients": test_gradients}
+
+
+def shared_cnn_checks(class_name: str) -> dict:
+    """The checks every CNN shares (shapes, layout, the equivalence checks, the short training), as
+    ``{test name: check}``: a hidden module takes them with ``globals().update(shared_cnn_checks(CLASS))``.
+    Results list them in the order of the class's ``[points]`` table (grader/checks.py, ``check_rank``)."""
+
+    @check(class_name, "shapes", "output shape [batch, num_classes] for 1 or 3 channels and 28 or 32 pixels")
+    @given(case=cnn_cases(class_name))
+    def test_shapes(subject, case):
+        check_shapes(subject, case)
+
+    @check(class_name, "layout", "state_dict keys/shapes and parameter count match the lab's layout")
+    def test_layout(subject):
+        check_layout(subject, class_name)
+
+    @check(class_name, "training", "learns Fashion-MNIST in a short training", training=True)
+    def test_training(subject):
+        check_training(subject, class_name)
+
+    return {"test_shapes": test_shapes, "test_layout": test_layout,
+            **equivalence_checks(class_name, cnn_cases(class_name)), "test_training": test_training}
+
+
 def check_training(subject, class_name: str) -> None:
     from grader.subset import load_subset
 
@@ -312,4 +358,4 @@ def reference_range(class_name: str) -> str:
 
 __all__ = ["Case", "MODES", "TRAINING_KWARGS", "cnn_cases", "se_cases", "check_shapes", "check_layout",
            "check_reference_weights", "check_own_weights", "check_gradients", "check_training",
-           "load_reference_weights", "mode_text"]
+           "load_reference_weights", "mode_text", "equivalence_checks", "shared_cnn_checks"]

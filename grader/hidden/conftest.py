@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import configure, info_of
+from grader.checks import check_rank, configure, info_of, time_limit
 from grader.config import CLASS_ORDER, load_config
 from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(session, config, items):
         info = info_of(getattr(item, "function", None))
         if info is None:
             return (True, True, len(CLASS_ORDER), 0)
-        return (info.training, info.key != "layout", CLASS_ORDER.index(info.class_name), item.reportinfo()[1] or 0)
+        return (info.training, info.key != "layout", *check_rank(info))
 
     items.sort(key=order)
 
@@ -79,8 +79,6 @@ def subject(pytestconfig):
 @pytest.fixture(autouse=True)
 def _check_clock(request, subject):
     """Each check runs under its own time limit (a training check under the training limit)."""
-    info = info_of(request.function)
-    limits = request.config.stash[CONFIG_KEY].limits
-    subject.start_check(limits.training_seconds if info and info.training else limits.check_seconds)
+    subject.start_check(time_limit(info_of(request.function), request.config.stash[CONFIG_KEY]))
     yield
     subject.end_check()

@@ -2,41 +2,14 @@
 
 import torch
 
+from assignment.tolerance import close
 from grader.checks import active_config, check, fail, given
-from grader.hidden._common import (check_gradients, check_layout, check_own_weights, check_reference_weights,
-                                   check_shapes, check_training, cnn_cases)
+from grader.hidden._common import cnn_cases, shared_cnn_checks
 from grader.checks import reference_model
 
 CLASS = "CNN_SelfAttention"
 
-
-@check(CLASS, "shapes", "output shape [batch, num_classes] for 1 or 3 channels and 28 or 32 pixels")
-@given(case=cnn_cases(CLASS))
-def test_shapes(subject, case):
-    check_shapes(subject, case)
-
-
-@check(CLASS, "layout", "state_dict keys/shapes and parameter count match the lab's layout")
-def test_layout(subject):
-    check_layout(subject, CLASS)
-
-
-@check(CLASS, "reference_weights", "same outputs as the reference when given the reference's weights")
-@given(case=cnn_cases(CLASS))
-def test_reference_weights(subject, case):
-    check_reference_weights(subject, case)
-
-
-@check(CLASS, "own_weights", "your initial weights give the same outputs in the reference")
-@given(case=cnn_cases(CLASS))
-def test_own_weights(subject, case):
-    check_own_weights(subject, case)
-
-
-@check(CLASS, "gradients", "every parameter receives the reference's gradient")
-@given(case=cnn_cases(CLASS))
-def test_gradients(subject, case):
-    check_gradients(subject, case)
+globals().update(shared_cnn_checks(CLASS))
 
 
 def renumber_channels(state: dict, permutation: torch.Tensor) -> dict:
@@ -67,17 +40,12 @@ def test_channel_tokens(subject, case):
     subject.load_state_dict(model, renumbered)
     after = subject.forward(model, x)
     expected = reference_model(case.class_name, case.kwargs, state=renumbered).eval()(x).detach()
-    assert torch.allclose(expected, reference.eval()(x).detach(), rtol=1e-4, atol=1e-5), "internal: reference"
+    assert close(expected, reference.eval()(x).detach(), rtol=config.rtol, atol=config.atol), "internal: reference"
     if tuple(before.shape) != tuple(after.shape) or not torch.isfinite(before).all():
         fail(f"{case.on('eval mode')}: the output has shape {tuple(before.shape)} or is not finite")
-    difference = float((after.double() - before.double()).abs().max())
-    if difference > config.atol + config.rtol * float(before.double().abs().max()):
+    if not close(after, before, rtol=config.rtol, atol=config.atol):
+        difference = float((after.double() - before.double()).abs().max())
         fail(f"{case.on('eval mode')}: renumbering the 64 channels of conv2 (and fc's inputs to match) changed "
              f"the output by up to {difference:.3g}. Attention across channels treats each channel's H*W map as "
              "one token, so the order of the channels cannot matter; does your attention mix pixels "
              "(tokens = positions, embedding = channels) instead?")
-
-
-@check(CLASS, "training", "learns Fashion-MNIST in a short training", training=True)
-def test_training(subject):
-    check_training(subject, CLASS)

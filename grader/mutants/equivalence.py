@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from assignment.spec import CLASS_NAMES, DEFAULT_REDUCTION, INPUT_CONFIGS
+from assignment.tolerance import close
 from grader.config import load_config
 from grader.mutants.operators import MODULE
 
@@ -65,7 +66,7 @@ def _run(model: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor, train: b
 def _differs(a, b, rtol: float, atol: float) -> bool:
     if (a is None) != (b is None):
         return True
-    return a is not None and (a.shape != b.shape or not torch.allclose(a, b, rtol=rtol, atol=atol))
+    return a is not None and (a.shape != b.shape or not close(a, b, rtol=rtol, atol=atol))
 
 
 def compare(reference, mutant, class_name: str, rtol: float, atol: float) -> str | None:

@@ -34,6 +34,7 @@ ALLOWLIST: tuple[tuple[str, bool], ...] = (
     ("assignment/impl.py", True),
     ("assignment/localise.py", True),  # where a model first leaves the spec (public tests) / the reference (grader)
     ("assignment/recorder.py", True),  # the forward-hook recorder localise.py (and the grader's sandbox) use
+    ("assignment/tolerance.py", True),  # the one rule for "close enough", the grader's too
     ("assignment/probes.py", True),
     ("assignment/report.py", True),
     ("assignment/lab.ipynb", False),

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from grader.checks import CheckFailure, random_input, reference_gradients, reference_model
+from assignment.tolerance import close
+from grader.checks import CheckFailure, assert_close, random_input, reference_gradients, reference_model
 from grader.config import load_config
 from grader.layout import assignments, layout_subject, raw_subject
 from grader.subject import LocalSubject
@@ -66,12 +67,12 @@ def test_weights_and_gradients_go_through_the_correspondence(name, class_name, k
     size = kwargs.get("image_size", 28)
     shape = (2, kwargs["channels"], 3, 3) if class_name == "SEBlock" else (2, kwargs.get("in_channels", 1), size, size)
     x = random_input(shape, 5)
-    torch.testing.assert_close(subject.forward(model, x), reference.eval()(x).detach(), rtol=1e-4, atol=1e-5)
+    assert_close(subject.forward(model, x), reference.eval()(x).detach(), name, "the output", CONFIG)
     grad_output = random_input(tuple(reference(x).shape), 6)
     ours, theirs = subject.gradients(model, x, grad_output), reference_gradients(reference, x, grad_output)
     assert set(ours) == set(theirs)
     for key in theirs:
-        torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-5)
+        assert_close(ours[key], theirs[key], name, f"the gradient of {key}", CONFIG)
     assert set(subject.state_dict(model)) == set(reference.state_dict())
 
 
@@ -125,4 +126,4 @@ def test_ties_are_settled_by_the_outputs_and_a_reordered_network_still_fails(blo
     assert subject.layout_of(model).status == "mapped"
     subject.load_state_dict(model, reference.state_dict())
     x = random_input((2, 6, 3, 3), 2)
-    assert torch.allclose(subject.forward(model, x), reference.eval()(x).detach(), rtol=1e-4, atol=1e-5) == agrees
+    assert close(subject.forward(model, x), reference.eval()(x).detach(), rtol=CONFIG.rtol, atol=CONFIG.atol) == agrees

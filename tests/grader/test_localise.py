@@ -166,3 +166,19 @@ def test_visibility_per_check_comes_from_config(tmp_path):
     override.write_text('[feedback]\ndefault_visibility = "public"\n')
     with pytest.raises(ValueError, match="visibility"):
         visibility(load_config(override), "CNN_SE", "shapes")
+
+
+def test_the_localisation_and_the_checks_judge_by_one_rule():
+    # A small value far from a large one: a tolerance scaled by the largest value would call it agreeing,
+    # while the check fails it. One element-wise rule (assignment/tolerance.py) for both.
+    from assignment.localise import differs
+    from grader.checks import CheckFailure, assert_close
+
+    expected = torch.tensor([100.0, 0.0])
+    observed = torch.tensor([100.0, 5 * CONFIG.atol])
+    assert differs(observed, expected, CONFIG.atol, CONFIG.rtol)
+    with pytest.raises(CheckFailure):
+        assert_close(observed, expected, "case", "the output", CONFIG)
+    within = expected + 0.5 * (CONFIG.atol + CONFIG.rtol * expected.abs())
+    assert not differs(within, expected, CONFIG.atol, CONFIG.rtol)
+    assert_close(within, expected, "case", "the output", CONFIG)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from assignment import spec
 from assignment.localise import spec_input_shapes, where_it_departs
+from assignment.tolerance import close
 
 # (class name, constructor kwargs) for Fashion-MNIST (1x28x28) and CIFAR-style (3x32x32) inputs.
 NETWORKS = [
@@ -83,7 +84,7 @@ def test_seblock_rescales_each_channel_by_a_gate_in_0_1(models, channels, reduct
     out = block(x)
     assert out.shape == x.shape, f"SEBlock must keep the input shape {tuple(x.shape)}; got {tuple(out.shape)}."
     gates = out / x
-    assert torch.allclose(gates, gates[:, :, :1, :1].expand_as(gates), atol=1e-6), (
+    assert close(gates, gates[:, :, :1, :1]), (
         "SEBlock: every pixel of a channel must be multiplied by the same gate (one weight per sample and channel); "
         "output / input varies across the H x W positions of a channel."
     )
