@@ -22,11 +22,23 @@ from assignment.data import ImageSet
 from assignment.train import prepare_batch
 
 
+#: Dimensions of the pinned tensors the probes read (the full shapes are in assignment/spec.py).
+_PINNED_DIMS = {"conv1.weight": 4, "conv2.weight": 4, "fc.0.weight": 2, "fc.2.weight": 2, "attn.in_proj_weight": 2}
+
+
 class _Parameters(dict):
-    """The model's state_dict; a missing key says which pinned parameter the probe needed."""
+    """The model's state_dict; a missing or reshaped key says which pinned parameter the probe needed."""
 
     def __missing__(self, key):
         raise KeyError(f"the model has no parameter {key!r}, which the lab's spec pins (assignment/spec.py)")
+
+    def __getitem__(self, key):
+        value = super().__getitem__(key)
+        dims = next((d for suffix, d in _PINNED_DIMS.items() if key.endswith(suffix)), value.dim())
+        if value.dim() != dims:
+            raise ValueError(f"the model's {key} has shape {list(value.shape)}, not the {dims}-D tensor the lab's "
+                             "spec pins (assignment/spec.py)")
+        return value
 
 
 def _params(model: nn.Module) -> dict[str, torch.Tensor]:
