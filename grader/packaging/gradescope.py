@@ -23,7 +23,6 @@ run them in a simulated root.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from grader.packaging.archive import write_zip
@@ -47,14 +46,3 @@ def autograder_entries() -> dict[str, bytes | str | Path]:
 def build_autograder(out: Path) -> Path:
     """Write the Gradescope autograder zip to ``out`` and return its path."""
     return write_zip(Path(out), autograder_entries(), executable=SCRIPTS)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the Gradescope autograder zip.")
-    parser.add_argument("--out", type=Path, default=Path("dist/autograder.zip"))
-    args = parser.parse_args(argv)
-    print(f"Written: {build_autograder(args.out)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -9,14 +9,13 @@ Everything sits under one top folder, :data:`TOP_FOLDER`, so unzipping never spr
 
 from __future__ import annotations
 
-import argparse
 import fnmatch
 import string
 from pathlib import Path
 
 from grader.packaging.archive import REPO_ROOT, tree_files, write_zip
 from grader.packaging.project import requirements_txt
-from grader.packaging.stubs import DEFAULT, LEVELS, levels_help, render
+from grader.packaging.stubs import DEFAULT, LEVELS, render
 
 TOP_FOLDER = "channel-attention-lab"
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "handout"
@@ -93,15 +92,3 @@ def build_handout(out: Path, guidance: str = DEFAULT) -> Path:
     """Write the student handout zip, its stubs at ``guidance`` (full, lab or outline), to ``out``; return its path."""
     return write_zip(Path(out), handout_entries(guidance=guidance))
 
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the student handout zip.")
-    parser.add_argument("--out", type=Path, default=Path("dist/handout.zip"))
-    parser.add_argument("--guidance", choices=tuple(LEVELS), default=DEFAULT,
-                        help=f"how much the stubs give away: {levels_help()}")
-    args = parser.parse_args(argv)
-    print(f"Written: {build_handout(args.out, args.guidance)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -14,7 +14,6 @@ not protect against is in docs/instructors.md ("Otter").
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import subprocess
@@ -97,14 +96,3 @@ def build_otter(out: Path) -> Path:
         with zipfile.ZipFile(generated) as archive:
             entries = {info.filename: archive.read(info) for info in archive.infolist() if not info.is_dir()}
     return write_zip(out, entries, executable=[name for name in ("run_autograder", "setup.sh") if name in entries])
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the otter-grader autograder zip.")
-    parser.add_argument("--out", type=Path, default=Path("dist/otter-autograder.zip"))
-    args = parser.parse_args(argv)
-    print(f"Written: {build_otter(args.out)}")
-
-
-if __name__ == "__main__":
-    main()
