@@ -134,8 +134,9 @@ class Cgroup:
                     _apply(base / name, files[tree])
                 group.joins = group.folders + [f for f in (parent.joins if parent is not None else [])
                                                if group._tree(f) not in files]
-        except OSError:
-            group.remove(0.5)
+        except OSError:  # e.g. an ordinary user, who may not make groups: none, and the fallback bounds the child
+            if group.folders:
+                group.remove(0.5)
             return None
         return group
 

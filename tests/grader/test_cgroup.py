@@ -134,6 +134,20 @@ def test_v1_missing_tree_is_no_group(fake_kernel):
     assert Cgroup.create("selab-a", Limits(cpus=1.0), root=root) is None
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_user_who_may_not_make_groups_gets_none(fake_kernel, monkeypatch, version):
+    """An ordinary user (the hierarchy is root's): mkdir is refused, create says None, nothing is left."""
+    root = v1_root(fake_kernel) if version == "v1" else v2_root(fake_kernel)
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    assert Cgroup.create("selab-share", Limits(cpus=0.5, weight=2), root=root) is None
+    assert Cgroup.create("selab-child", Limits(tasks=32, memory_bytes=1 << 30), root=root) is None
+    assert not list(root.rglob("selab-*"))
+
+
 def test_the_wrapper_enters_every_group_then_execs(tmp_path):
     """The shell writes its own pid into each cgroup.procs, then becomes the command (same pid)."""
     folders = [tmp_path / "a", tmp_path / "b"]
