@@ -27,7 +27,7 @@ import torch
 
 from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
-from grader.sandbox.ops import INPUT_GRADIENT
+from grader.sandbox.ops import INPUT_GRADIENT, seed_cpu
 from grader.sandbox.process import SandboxFailure, StudentCodeError
 
 HIDDEN_MODULES = ("grader.hidden.test_cnn_base", "grader.hidden.test_seblock", "grader.hidden.test_cnn_se",
@@ -142,7 +142,7 @@ def reference_model(class_name: str, kwargs: dict, seed: int = 0, state: dict | 
     """The reference network, seeded like the subject's ``build`` (or loaded with ``state``)."""
     from reference import models as reference_models
 
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     model = getattr(reference_models, class_name)(**kwargs)
     if state is not None:
         model.load_state_dict(state, strict=True)

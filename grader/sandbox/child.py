@@ -79,7 +79,7 @@ def _start():
     import selab_ops as ops  # noqa: E402
 
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
-    torch.manual_seed(0)
+    ops.seed_cpu(0)
     limits = protocol.Limits(max_total_bytes=settings["max_request_bytes"])
     to_array = lambda value: value.numpy() if isinstance(value, torch.Tensor) else value  # noqa: E731
 

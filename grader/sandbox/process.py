@@ -45,7 +45,8 @@ from grader.sandbox.isolation import MARKER_VAR, PROJECT_ROOT, NoIsolation, chil
 HERE = Path(__file__).resolve().parent
 RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
                  "selab_protocol.py": HERE / "protocol.py",
-                 "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py"}
+                 "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py",
+                 "selab_precision.py": PROJECT_ROOT / "assignment" / "precision.py"}
 CONCURRENT_VAR = "SELAB_CONCURRENT_SUBMISSIONS"  # set by grade-all: submissions graded at once (the CPU share)
 CHILDREN = 2  # a submission's children (checks, trainings): under contention its share weighs as much as they did
 FALLBACK_NICE = 10  # the child's priority where no cgroup bounds its CPU time (it cannot raise it again)

@@ -63,9 +63,9 @@ def test_thresholds_are_backed_by_the_committed_calibration():
     budget = calibration["budget"]
     training = config.training
     assert (budget["train_images"], budget["test_images"], budget["epochs"], budget["batch_size"],
-            budget["learning_rate"], budget["threads"]) == (training.train_images, training.test_images,
-                                                            training.epochs, training.batch_size,
-                                                            training.learning_rate, training.threads), \
+            budget["learning_rate"], budget["threads"], budget.get("precision")) == (
+                training.train_images, training.test_images, training.epochs, training.batch_size,
+                training.learning_rate, training.threads, training.precision), \
         "the training budget changed since calibration: run python -m grader calibrate --write-config"
     for name in TRAINED_CLASSES:
         summary = calibration["summary"][name]
