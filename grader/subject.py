@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.sandbox.ops import Operations, StudentError
+from grader.operations import Operations, StudentError
 from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError
 
 __all__ = ["ModelRef", "ParamInfo", "RemoteSubject", "LocalSubject", "StudentCodeError", "SandboxFailure",

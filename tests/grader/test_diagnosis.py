@@ -20,7 +20,7 @@ from grader.checks import random_input, reference_gradients, reference_model
 from grader.config import load_config
 from grader.checks import outcome
 from grader.layout import layout_subject
-from grader.localise import (error_hints, gradient_departure, hints, hints_for, layout_hints, localise,
+from grader.diagnosis import (error_hints, gradient_departure, hints, hints_for, layout_hints, localise,
                              reference_recording, sentence)
 from grader.subject import LocalSubject
 
