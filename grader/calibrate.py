@@ -1,7 +1,7 @@
 """``python -m grader calibrate``: where the short-training thresholds come from, reproducibly.
 
 The reference networks are trained with exactly the grading budget and code path
-(``grader.sandbox.ops.Operations.short_train``, the function the child runs, here called in-process
+(``grader.operations.Operations.short_train``, the function the child runs, here called in-process
 with the same torch thread count) for seeds 0..N-1 — each seed changes both the initialisation and
 the batch order — and evaluated on the same held-out images as in grading. With ``precision =
 "auto"`` every seed is trained in fp32 and, where this CPU has native bf16, in bf16 too: graders on

@@ -27,7 +27,7 @@ import torch
 
 from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
-from grader.sandbox.ops import INPUT_GRADIENT, seed_cpu
+from grader.operations import INPUT_GRADIENT, seed_cpu
 from grader.sandbox.process import SandboxFailure, StudentCodeError
 
 HIDDEN_MODULES = ("grader.hidden.test_cnn_base", "grader.hidden.test_seblock", "grader.hidden.test_cnn_se",
@@ -156,7 +156,7 @@ def reference_forward(model: torch.nn.Module, x: torch.Tensor, train: bool = Fal
 
 
 def reference_gradients(model: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The reference's gradients, as ``ops.gradients`` returns them: every parameter's, then the input's."""
+    """The reference's gradients, as ``Operations.gradients`` returns them: every parameter's, then the input's."""
     model.train(True)
     model.zero_grad(set_to_none=True)
     leaf = x.detach().clone().requires_grad_(True)
@@ -211,7 +211,7 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
         if error.kind == "memory":
             return False, (f"{lead} ran out of memory (the limit is {active_config().limits.memory_mib} MiB):\n"
                            f"{error.message}"), False, None
-        from grader.localise import error_hints
+        from grader.diagnosis import error_hints
 
         causes = "".join(f"\n— {cause}" for cause in error_hints(error.message))
         return False, f"{lead} raised an error:\n{error.message}{causes}", False, None

@@ -72,7 +72,7 @@ class Config:
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
     cpu_share: float | str = "auto"  # CPUs of one submission, or "auto" (see submission_cpus)
     sources: tuple[str, ...] = ()
-    feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
+    feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/diagnosis.py
     layout: str = "map"  # [grading] layout, one of LAYOUT_POLICIES
 
     def points_for(self, class_name: str, key: str) -> int:

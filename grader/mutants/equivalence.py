@@ -24,7 +24,7 @@ from assignment.spec import CLASS_NAMES, DEFAULT_REDUCTION, INPUT_CONFIGS
 from assignment.tolerance import close
 from grader.config import load_config
 from grader.mutants.operators import MODULE
-from grader.sandbox.ops import seed_cpu
+from grader.operations import seed_cpu
 
 INPUTS_PER_LAYOUT = 12
 
