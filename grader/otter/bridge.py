@@ -50,20 +50,19 @@ def _source_file(env: dict) -> str:
     return "models.py"
 
 
-def subject_for(env: dict, grader_config: Config) -> LocalSubject:
+def subject_for(env: dict) -> LocalSubject:
     """A LocalSubject over the student's classes as the executed script left them in ``env``."""
     module = types.SimpleNamespace(**{name: env[name] for name in CLASS_ORDER if name in env})
-    return LocalSubject(module, grader_config, _source_file(env))
+    return LocalSubject(module, config(), _source_file(env))
 
 
-def run_in_kernel(function: Callable, env: dict, grader_config: Config | None = None) -> None:
-    """Run one hidden check against the student's classes, in a grading under ``grader_config`` (the zip's
-    grader/config.toml when None); raise AssertionError with its feedback if it fails."""
+def run_in_kernel(function: Callable, env: dict) -> None:
+    """Run one hidden check against the student's classes, in a grading of its own (as before: otter runs
+    each check on a fresh subject); raise AssertionError with its feedback if it fails."""
     import torch
 
-    grader_config = grader_config or config()
-    torch.set_num_threads(grader_config.training.threads)  # as in the sandbox: the same numbers, the same verdicts
-    result = run_check(function, Grading.of(subject_for(env, grader_config), grader_config))
+    torch.set_num_threads(config().training.threads)  # as in the sandbox: the same numbers, the same verdicts
+    result = run_check(function, Grading.of(subject_for(env), config()))
     if result.internal_error:
         raise RuntimeError(result.output)
     if not result.passed:
