@@ -28,7 +28,8 @@ from assignment import spec
 from assignment.data import ImageSet, load_dataset
 from assignment.impl import IMPLEMENTATIONS, build_model, default_impl
 from assignment.probes import mean_channel_attention, run_probe, se_gates_per_class
-from assignment.train import PRECISIONS, TrainConfig, pick_device, resolve_precision, seed_everything, train_model
+from assignment.precision import PRECISIONS, resolve_precision
+from assignment.train import TrainConfig, pick_device, seed_everything, train_model
 
 #: Environment variable that caps the training images per epoch (the notebook's and CI's tiny budget).
 TRAIN_LIMIT_ENV = "SELAB_TRAIN_LIMIT"

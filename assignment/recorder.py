@@ -2,7 +2,7 @@
 
 Standalone on purpose (the standard library and torch only): the public tests' localisation
 (assignment/localise.py) imports it, and the grader's sandbox copies it beside its runtime as
-``selab_recorder.py`` (grader/sandbox/process.py, RUNTIME_FILES) for ``ops.record``: one recorder
+``selab_recorder.py`` (grader/sandbox/process.py, RUNTIME_FILES) for grader/operations.py: one recorder
 for both, so the student's and the grader's explanations see the same thing.
 """
 

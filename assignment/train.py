@@ -9,7 +9,7 @@ Why these choices, for ~50k-parameter CNNs on 28x28 images and a CPU:
   conv layers run in ``channels_last`` layout, which oneDNN executes about twice as fast on CPU;
 - on CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX) the forward pass runs under bf16
   autocast (``precision="auto"``): ~1.7x faster for CNN_Base at the same 15-epoch accuracy (see
-  docs/performance.md, "Levers"). Attention layers stay fp32 (see ``attention_in_fp32``);
+  docs/performance.md, "Levers"). Attention layers stay fp32 (assignment/precision.py);
 - evaluation uses small batches (``EVAL_BATCH_SIZE``) so each batch's activations stay in cache.
 """
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -27,12 +26,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from assignment.data import ImageSet
+from assignment.precision import resolve_precision, training_precision
 
 #: Images per evaluation batch. Small on purpose: CNN_Base's first layer makes 100 KB of activations
 #: per image, so 256 images stay in the CPU's caches while 2000 (200 MB) ran 2-4x slower per image.
 EVAL_BATCH_SIZE = 256
-#: Values of ``TrainConfig.precision``.
-PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
@@ -94,71 +92,6 @@ def pick_device(device: str = "auto") -> torch.device:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX tiles).
-
-    Elsewhere bf16 is emulated and slower than fp32; older torch builds lack the probes: False.
-    """
-    probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
-    return any(probe is not None and probe() for probe in probes)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """The arithmetic training will use on ``device``: "bf16" or "fp32" (see ``TrainConfig.precision``)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
-        return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
-    return precision
-
-
-@contextmanager
-def attention_in_fp32(model: nn.Module, device_type: str):
-    """Inside an autocast region, run every ``nn.MultiheadAttention`` of ``model`` in fp32.
-
-    Why: CPU autocast sends ``scaled_dot_product_attention`` to bf16, and the CPU flash-attention
-    backward in bf16 is ~3x slower than in fp32 for this lab's 64 tokens and head size 7; the
-    attention model then trains slower than without autocast. Kept in fp32 (inputs cast up,
-    autocast paused for the module), attention costs what it costs in fp32 and the conv layers
-    around it still gain. The model's code is untouched: this works through forward hooks.
-    """
-    paused: list = []
-
-    def enter(_module, args, kwargs):
-        pause = torch.autocast(device_type, enabled=False)
-        pause.__enter__()
-        paused.append(pause)
-        up = lambda v: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v  # noqa: E731
-        return tuple(up(a) for a in args), {k: up(v) for k, v in kwargs.items()}
-
-    def leave(_module, _args, _kwargs, _output):
-        if paused:
-            paused.pop().__exit__(None, None, None)
-
-    handles = []
-    for module in model.modules():
-        if isinstance(module, nn.MultiheadAttention):
-            handles.append(module.register_forward_pre_hook(enter, with_kwargs=True))
-            handles.append(module.register_forward_hook(leave, with_kwargs=True, always_call=True))
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-        while paused:
-            paused.pop().__exit__(None, None, None)
-
-
-@contextmanager
-def training_precision(model: nn.Module, precision: str, device_type: str):
-    """The arithmetic of one training forward pass: as written for "fp32"; bf16 autocast for "bf16"."""
-    if precision != "bf16":
-        yield
-        return
-    with torch.autocast(device_type, dtype=torch.bfloat16), attention_in_fp32(model, device_type):
-        yield
 
 
 def supports_channels_last(model: nn.Module, data: ImageSet, device: torch.device) -> bool:

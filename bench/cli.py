@@ -22,7 +22,7 @@ import torch
 
 from assignment import spec
 from assignment.data import load_fashion_mnist
-from assignment.train import resolve_precision
+from assignment.precision import resolve_precision
 from bench import grading, machine, report, training
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from assignment.train import EVAL_BATCH_SIZE, attention_in_fp32, cpu_has_native_bf16
+from assignment.precision import attention_in_fp32, cpu_has_native_bf16
+from assignment.train import EVAL_BATCH_SIZE
 from bench.training import reference_model
 
 BATCH = 256

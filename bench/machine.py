@@ -48,7 +48,7 @@ def cpu_model() -> str:
 
 def describe() -> dict:
     """What the figures depend on: CPU, cores, threads, torch build, native bf16."""
-    from assignment.train import cpu_has_native_bf16
+    from assignment.precision import cpu_has_native_bf16
 
     return {
         "cpu": cpu_model(),

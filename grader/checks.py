@@ -30,7 +30,7 @@ import torch
 from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
 from grader.grading import Grading
-from grader.sandbox.ops import INPUT_GRADIENT
+from grader.operations import INPUT_GRADIENT, seed_cpu
 from grader.sandbox.process import SandboxFailure, StudentCodeError
 
 HIDDEN_MODULES = ("grader.hidden.test_cnn_base", "grader.hidden.test_seblock", "grader.hidden.test_cnn_se",
@@ -126,7 +126,7 @@ def reference_model(class_name: str, kwargs: dict, seed: int = 0, state: dict | 
     """The reference network, seeded like the subject's ``build`` (or loaded with ``state``)."""
     from reference import models as reference_models
 
-    torch.manual_seed(seed)
+    seed_cpu(seed)
     model = getattr(reference_models, class_name)(**kwargs)
     if state is not None:
         model.load_state_dict(state, strict=True)
@@ -140,7 +140,7 @@ def reference_forward(model: torch.nn.Module, x: torch.Tensor, train: bool = Fal
 
 
 def reference_gradients(model: torch.nn.Module, x: torch.Tensor, grad_output: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The reference's gradients, as ``ops.gradients`` returns them: every parameter's, then the input's."""
+    """The reference's gradients, as ``Operations.gradients`` returns them: every parameter's, then the input's."""
     model.train(True)
     model.zero_grad(set_to_none=True)
     leaf = x.detach().clone().requires_grad_(True)
@@ -195,7 +195,7 @@ def outcome(error: BaseException | None, config: Config) -> tuple[bool, str, boo
         if error.kind == "memory":
             return False, (f"{lead} ran out of memory (the limit is {config.limits.memory_mib} MiB):\n"
                            f"{error.message}"), False, None
-        from grader.localise import error_hints
+        from grader.diagnosis import error_hints
 
         causes = "".join(f"\n— {cause}" for cause in error_hints(error.message, config))
         return False, f"{lead} raised an error:\n{error.message}{causes}", False, None

@@ -34,7 +34,7 @@ PACKAGING = {
                 "the student handout (stubs, harness, public tests, README)"),
     "autograder": ("grader.packaging.gradescope", "build_autograder", "dist/autograder.zip",
                    "the Gradescope autograder zip"),
-    "otter": ("grader.packaging.otter", "build_otter", "dist/otter-autograder.zip",
+    "otter": ("grader.otter.build", "build_otter", "dist/otter-autograder.zip",
               "the otter-grader autograder zip"),
 }
 

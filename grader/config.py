@@ -50,12 +50,13 @@ class Training:
     weight_decay: float
     seed: int
     threads: int
+    precision: str = "auto"  # assignment/precision.py: "auto" (bf16 autocast where native), "fp32" or "bf16"
     threshold: dict[str, float] = field(default_factory=dict)
 
     def budget(self) -> dict[str, Any]:
         """The arguments of the child's ``short_train`` besides class, data and seed."""
         return {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "precision": self.precision}
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class Config:
     parallel_training: bool | str = "auto"  # True, False or "auto" (see use_parallel_training)
     cpu_share: float | str = "auto"  # CPUs of one submission, or "auto" (see submission_cpus)
     sources: tuple[str, ...] = ()
-    feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/localise.py
+    feedback: dict | None = None  # [feedback] of config.toml, read by grader/results.py and grader/diagnosis.py
     layout: str = "map"  # [grading] layout, one of LAYOUT_POLICIES
 
     def points_for(self, class_name: str, key: str) -> int:
@@ -180,6 +181,10 @@ def load_config(override: str | os.PathLike | None = None) -> Config:
             raise ConfigError(f"training.threshold.{class_name} must be an accuracy in [0, 1], got {value!r}")
     training = replace(_typed(Training, training_table | {"threshold": None}, "training."),
                        threshold={k: float(v) for k, v in thresholds.items()})
+    from assignment.precision import PRECISIONS  # the lab's training loop and the short training share them
+
+    if training.precision not in PRECISIONS:
+        raise ConfigError(f"training.precision must be one of {PRECISIONS}, got {training.precision!r}")
     sandbox = raw["sandbox"]
     if not isinstance(sandbox.get("user"), str):
         raise ConfigError("sandbox.user must be a string (\"\" for none)")

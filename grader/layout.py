@@ -26,7 +26,7 @@ import torch
 
 from assignment.localise import differs
 from grader.checks import fail, reference_forward, reference_model
-from grader.sandbox.ops import INPUT_GRADIENT
+from grader.operations import INPUT_GRADIENT
 
 #: At most this many assignments are tried for one configuration (ties are rare and small in the lab).
 MAX_ASSIGNMENTS = 24

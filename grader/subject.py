@@ -13,12 +13,12 @@ in-process (``LocalSubject``, the otter path). Both return the same plain types:
 ``forward(ref, x, train=False, grad=False) -> Tensor`` output in train()/eval() mode, with/without grad
 ``gradients(ref, x, grad_output) -> dict``            name -> grad of sum(forward(x) * grad_output)
                                                       (train mode), or None when no gradient arrived;
-                                                      the input's under ``ops.INPUT_GRADIENT``
+                                                      the input's under ``operations.INPUT_GRADIENT``
 ``short_train(class_name, kwargs, seed, images,       a fresh seeded model trained by the grader's
 labels, budget) -> dict[str, Tensor]``                loop; returns its state_dict
 ``record(ref, x, train=False) -> dict``               one forward pass with hooks on every named
                                                       submodule: {"order", "types", "inputs",
-                                                      "outputs"} (plain tensors; see ops.record)
+                                                      "outputs"} (tensors; operations.record)
 ``release(ref)``                                      forget a model
 ====================================================  ===============================================
 
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grader.sandbox.ops import Operations, StudentError
+from grader.operations import Operations, StudentError
 from grader.sandbox.process import Sandbox, SandboxFailure, SandboxSettings, StudentCodeError
 
 __all__ = ["ModelRef", "ParamInfo", "RemoteSubject", "LocalSubject", "StudentCodeError", "SandboxFailure",
@@ -99,7 +99,7 @@ def _param_infos(value) -> list[ParamInfo]:
 
 
 def recording(value) -> dict:
-    """A recording sent by the child (ops.record), checked: names are strings, values tensors or None."""
+    """A recording sent by the child (operations.record), checked: names are strings, values tensors or None."""
     try:
         order = [str(name) for name in value["order"]]
         types = {str(k): str(v) for k, v in value["types"].items()}

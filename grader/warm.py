@@ -22,7 +22,7 @@ from typing import Callable, Sequence, TypeVar
 from grader.config import Config
 
 WARM_MODULES = ("torch", "numpy", "pytest", "hypothesis", "grader.checks", "grader.subject", "grader.runner",
-                "grader.results", "grader.localise", "grader.sandbox.process")
+                "grader.results", "grader.diagnosis", "grader.sandbox.process")
 Item = TypeVar("Item")
 
 

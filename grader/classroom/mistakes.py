@@ -1,7 +1,7 @@
 """What the class got wrong: where submissions first depart from the reference, and the likely causes.
 
 Read from each results.json's test outputs, where a failed equivalence check holds the localisation
-sentence (grader/localise.py) "<Class> first departs from the reference at <module>: ... — <hints>";
+sentence (grader/diagnosis.py) "<Class> first departs from the reference at <module>: ... — <hints>";
 the hints are recognised by their texts in grader/hidden/hints.toml. A student counts once per
 (class, module, causes), however many checks repeat it.
 """
@@ -28,7 +28,7 @@ class Mistake:
 
 
 def _causes(module: str, rest: str) -> tuple[str, ...]:
-    from grader.localise import hints
+    from grader.diagnosis import hints
 
     if HINT_SEPARATOR not in rest:
         return ()

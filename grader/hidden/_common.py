@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from assignment import spec
 from grader.checks import (CheckFailure, assert_close, check, collect_checks, fail, given, info_of, random_input,
                            reference_forward, reference_gradients, reference_model)
-from grader.sandbox.ops import INPUT_GRADIENT
+from grader.operations import INPUT_GRADIENT
 from grader.layout import LayoutSubject, raw_subject
-from grader.localise import explain, gradient_departure, hints_for, layout_hints, localise, reference_recording
+from grader.diagnosis import explain, gradient_departure, hints_for, layout_hints, localise, reference_recording
 from grader.subject import describe_model, shape_text
 
 #: (train, grad) combinations every equivalence check runs.
@@ -175,7 +175,7 @@ def load_reference_weights(subject, case: Case):
 
 @contextmanager
 def localised(grading, case: Case, key: str, find):
-    """A CheckFailure raised inside gains where the model parts from the reference (grader/localise.py)."""
+    """A CheckFailure raised inside gains where the model parts from the reference (grader/diagnosis.py)."""
     try:
         yield
     except CheckFailure as failure:

@@ -24,6 +24,7 @@ from assignment.spec import CLASS_NAMES, DEFAULT_REDUCTION, INPUT_CONFIGS
 from assignment.tolerance import close
 from grader.config import load_config
 from grader.mutants.operators import MODULE
+from grader.operations import seed_cpu
 
 INPUTS_PER_LAYOUT = 12
 
@@ -54,7 +55,7 @@ def _run(model: torch.nn.Module, x: torch.Tensor, weight: torch.Tensor, train: b
     model.train(train)
     model.zero_grad(set_to_none=True)
     x = x.clone().requires_grad_(True)
-    torch.manual_seed(seed)  # same randomness in both (dropout, if a mutant adds one)
+    seed_cpu(seed)  # same randomness in both (dropout, if a mutant adds one)
     out = model(x)
     if out.shape != weight.shape:
         return out, None, {}
@@ -72,9 +73,9 @@ def _differs(a, b, rtol: float, atol: float) -> bool:
 def compare(reference, mutant, class_name: str, rtol: float, atol: float) -> str | None:
     """None when ``mutant.<class_name>`` is the same network as the reference's, else why not."""
     for kwargs, shape in layouts(class_name):
-        torch.manual_seed(0)
+        seed_cpu(0)
         ref = getattr(reference, class_name)(**kwargs)
-        torch.manual_seed(0)
+        seed_cpu(0)
         try:
             mut = getattr(mutant, class_name)(**kwargs)
         except Exception as error:  # noqa: BLE001 - a mutant that cannot be built is not equivalent

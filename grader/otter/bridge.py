@@ -1,7 +1,7 @@
 """Run the grader's own hidden checks inside an otter grading kernel.
 
 Otter executes the student's ``models.py`` in a Jupyter kernel, then runs each test file of the
-zip's ``tests/`` (one per class, written by ``grader/packaging/otter.py``) in that kernel with the
+zip's ``tests/`` (one per class, written by ``grader/otter/build.py``) in that kernel with the
 kernel's globals as ``env``. This module turns the checks of one class (the very functions of
 ``grader/hidden``, found by ``grader.checks``) into otter test cases whose points come from
 ``grader/config.toml``: no check logic lives here.

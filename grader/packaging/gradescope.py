@@ -30,7 +30,8 @@ from grader.packaging.project import NOT_FOR_GRADING, requirements_txt, runtime_
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "gradescope"
 SCRIPTS = ("setup.sh", "run_autograder")
-#: Not needed on Gradescope: the otter path, the packaging code (its scripts are at the zip root), the mutants.
+#: Not needed on Gradescope: otter's support (grader/otter), the packaging code (its scripts are at the zip root),
+#: the mutants.
 LEAVE_OUT = ("grader/otter", *NOT_FOR_GRADING)
 
 

@@ -25,7 +25,7 @@ NOT_FOR_GRADING = ("grader/packaging", "grader/mutants")
 
 
 def runtime_files(leave_out: tuple[str, ...] = ()) -> dict[str, Path]:
-    """Repository-relative path -> file for everything grading runs on, minus folders in ``leave_out``.
+    """Repository-relative path -> file for everything grading runs on, minus the files and folders in ``leave_out``.
 
     The bundled Fashion-MNIST subset is built first when it is missing (it is gitignored).
     """
@@ -40,7 +40,7 @@ def runtime_files(leave_out: tuple[str, ...] = ()) -> dict[str, Path]:
             name = f"{tree}/{relative.as_posix()}"
             if name.startswith(data_folder) and name != subset:
                 continue  # only the subset itself from the data folder: no stale builds or experiments
-            if name in NEVER_PACKAGED or any(name.startswith(prefix.rstrip("/") + "/") for prefix in leave_out):
+            if name in NEVER_PACKAGED or any(name == left or name.startswith(left.rstrip("/") + "/") for left in leave_out):
                 continue
             files[name] = root / name
     return files

@@ -1,7 +1,8 @@
 """The sandboxed child: imports the student's models.py once, then serves requests until told to stop.
 
 Runs ONLY inside the child's temporary folder, where grader/sandbox/process.py copies this file as
-``selab_child.py`` beside ``selab_protocol.py``, ``selab_ops.py`` and the submission's ``models.py``.
+``selab_child.py`` beside ``selab_protocol.py``, ``selab_operations.py`` (grader/operations.py) and the
+submission's ``models.py``.
 It is started as ``python -I -S -B selab_child.py SETTINGS_JSON``: no user site, no site-packages
 ``.pth`` hooks, no PYTHONPATH, no current-folder imports; sys.path is set here to the interpreter's
 standard library and site-packages only (never the grader's or the reference's folders).
@@ -76,10 +77,10 @@ def _start():
     import selab_protocol as protocol  # noqa: E402 - after sys.path is set
     import torch  # noqa: E402
 
-    import selab_ops as ops  # noqa: E402
+    import selab_operations as ops  # noqa: E402
 
     torch.set_num_threads(max(1, int(settings.get("threads", 1))))
-    torch.manual_seed(0)
+    ops.seed_cpu(0)
     limits = protocol.Limits(max_total_bytes=settings["max_request_bytes"])
     to_array = lambda value: value.numpy() if isinstance(value, torch.Tensor) else value  # noqa: E731
 

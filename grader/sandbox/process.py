@@ -3,7 +3,7 @@
 A :class:`Sandbox` runs one submission's ``models.py`` in one child process:
 
 - the child's folder is a fresh temporary directory holding only a copy of models.py and the child
-  runtime (``selab_child.py``, ``selab_ops.py``, ``selab_protocol.py``); it is started with
+  runtime (``selab_child.py``, ``selab_operations.py`` from grader/operations.py, ``selab_protocol.py``); it is started with
   ``python -I -S -B``, its own session/process group, a minimal environment with a unique marker,
   and limits (address space, file size, core dumps, processes) set before any student code runs;
 - how it is isolated (the bubblewrap jail, the sandbox user, or nothing with ``--unsafe-no-sandbox``) is
@@ -43,9 +43,10 @@ from grader.sandbox.child import STARTED  # the child's first frame: its runtime
 from grader.sandbox.isolation import MARKER_VAR, PROJECT_ROOT, NoIsolation, child_sys_path  # noqa: F401 - API
 
 HERE = Path(__file__).resolve().parent
-RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_ops.py": HERE / "ops.py",
+RUNTIME_FILES = {"selab_child.py": HERE / "child.py", "selab_operations.py": HERE.parent / "operations.py",
                  "selab_protocol.py": HERE / "protocol.py",
-                 "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py"}
+                 "selab_recorder.py": PROJECT_ROOT / "assignment" / "recorder.py",
+                 "selab_precision.py": PROJECT_ROOT / "assignment" / "precision.py"}
 CONCURRENT_VAR = "SELAB_CONCURRENT_SUBMISSIONS"  # set by grade-all: submissions graded at once (the CPU share)
 CHILDREN = 2  # a submission's children (checks, trainings): under contention its share weighs as much as they did
 FALLBACK_NICE = 10  # the child's priority where no cgroup bounds its CPU time (it cannot raise it again)
@@ -67,7 +68,7 @@ class SandboxFailure(BaseException):
 
 
 class StudentCodeError(Exception):
-    """The student's code raised an exception (reported by the child); ``kind`` as in ops.StudentError."""
+    """The student's code raised an exception (reported by the child); ``kind`` as in operations.StudentError."""
 
     def __init__(self, kind: str, message: str, during: str = ""):
         super().__init__(message)
@@ -197,7 +198,7 @@ class Sandbox:
         self._fd_to_child = self._fd_from_child = -1
         self._next_id = 1
         self._marker = b""
-        self.stored: set[str] = set()  # keys of data the child keeps (ops.Operations.store)
+        self.stored: set[str] = set()  # keys of data the child keeps (operations.Operations.store)
         self.cgroup: Cgroup | None = None
         self._in_share = False  # its group counts as a user of the submission's CPU share
 

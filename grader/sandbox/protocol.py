@@ -22,6 +22,7 @@ import os
 import select
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,8 +193,19 @@ def decode(frame: bytes, limits: Limits = Limits()) -> tuple[int, object]:
 
 
 # ---------------------------------------------------------------------------------------------- pipes
-def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else deadline - time.monotonic()
+def _when_ready(poller, deadline: float | None, timeout: str, call: Callable, *args):
+    """``call(*args)`` once ``poller`` reports its fd ready, again while it would block; ``ChannelTimeout(timeout)``
+    at ``deadline`` (``time.monotonic()``; None = never)."""
+    while True:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise ChannelTimeout(timeout)
+        if not poller.poll(None if remaining is None else max(1, int(remaining * 1000) + 1)):
+            continue
+        try:
+            return call(*args)
+        except BlockingIOError:
+            continue
 
 
 def read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
@@ -202,15 +214,7 @@ def read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     while got < size:
-        remaining = _remaining(deadline)
-        if remaining is not None and remaining <= 0:
-            raise ChannelTimeout("timed out")
-        if not poller.poll(None if remaining is None else max(1, int(remaining * 1000) + 1)):
-            continue
-        try:
-            chunk = os.read(fd, min(size - got, 1 << 20))
-        except BlockingIOError:
-            continue
+        chunk = _when_ready(poller, deadline, "timed out", os.read, fd, min(size - got, 1 << 20))
         if not chunk:
             raise ChannelClosed("the other end closed the pipe")
         chunks.append(chunk)
@@ -239,15 +243,8 @@ def write_all(fd: int, data: bytes, deadline: float | None = None) -> None:
     poller = select.poll()
     poller.register(fd, select.POLLOUT | select.POLLERR)
     while view:
-        remaining = _remaining(deadline)
-        if remaining is not None and remaining <= 0:
-            raise ChannelTimeout("timed out while sending")
-        if not poller.poll(None if remaining is None else max(1, int(remaining * 1000) + 1)):
-            continue
         try:
-            written = os.write(fd, view[:1 << 20])
-        except BlockingIOError:
-            continue
+            written = _when_ready(poller, deadline, "timed out while sending", os.write, fd, view[:1 << 20])
         except (BrokenPipeError, ConnectionResetError):
             raise ChannelClosed("the other end closed the pipe") from None
         view = view[written:]

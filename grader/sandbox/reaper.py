@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 PR_SET_CHILD_SUBREAPER = 36
 _subreaper = None
@@ -36,22 +36,35 @@ def become_subreaper() -> bool:
     return _subreaper
 
 
-def _process_table() -> dict[int, int]:
-    """pid -> parent pid for every process visible in /proc."""
-    table = {}
+class ProcessStat(NamedTuple):
+    """What /proc/PID/stat says of one process."""
+
+    state: str  # one letter: "R" running, "S" sleeping, "Z" zombie, ...
+    ppid: int
+    line: bytes  # the whole line, as read
+
+
+def process_stats() -> dict[int, ProcessStat]:
+    """pid -> :class:`ProcessStat` for every process visible in /proc."""
+    stats = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
+                line = handle.read()
         except OSError:
             continue
         # "pid (comm) state ppid ...": comm may contain spaces and parentheses; split after the last ')'.
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = line[line.rfind(b")") + 2:].split()
         if len(fields) > 1:
-            table[int(entry)] = int(fields[1])
-    return table
+            stats[int(entry)] = ProcessStat(fields[0].decode(errors="replace"), int(fields[1]), line)
+    return stats
+
+
+def _process_table() -> dict[int, int]:
+    """pid -> parent pid for every process visible in /proc."""
+    return {pid: stat.ppid for pid, stat in process_stats().items()}
 
 
 def descendants(root: int, table: dict[int, int] | None = None) -> set[int]:

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from assignment.train import attention_in_fp32, cpu_has_native_bf16, random_flip, resolve_precision, training_precision
+from assignment.precision import attention_in_fp32, cpu_has_native_bf16, resolve_precision, training_precision
+from assignment.train import random_flip
 from reference.models import CNN_SelfAttention
 
 

@@ -64,9 +64,9 @@ def test_thresholds_are_backed_by_the_committed_calibration():
     budget = calibration["budget"]
     training = config.training
     assert (budget["train_images"], budget["test_images"], budget["epochs"], budget["batch_size"],
-            budget["learning_rate"], budget["threads"]) == (training.train_images, training.test_images,
-                                                            training.epochs, training.batch_size,
-                                                            training.learning_rate, training.threads), \
+            budget["learning_rate"], budget["threads"], budget.get("precision")) == (
+                training.train_images, training.test_images, training.epochs, training.batch_size,
+                training.learning_rate, training.threads, training.precision), \
         "the training budget changed since calibration: run python -m grader calibrate --write-config"
     for name in TRAINED_CLASSES:
         summary = calibration["summary"][name]
@@ -161,7 +161,7 @@ def test_a_partial_config_sets_tolerances_feedback_and_points_in_both_paths(path
     # The config reaches the checks in their grading (grader/grading.py), not through hook order or a
     # global: each partial TOML below changes what it names, and only that, whichever path runs the checks.
     from assignment.localise import PHRASE
-    from grader.localise import hints
+    from grader.diagnosis import hints
 
     def graded(toml: str):
         override = tmp_path / f"{len(list(tmp_path.iterdir()))}.toml"

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.sandbox import reaper
 from grader.sandbox.process import CONCURRENT_VAR
 from tests.corpus.grading import (INTERNAL_ERROR, REPO, TOTAL_POINTS, GradeRun, environment_for_grader,
                                   failing_outputs, grade, grader_missing, show)
@@ -143,23 +144,16 @@ def set_subreaper(on: bool) -> bool:
 def orphans_of_this_test() -> dict[int, str]:
     """Processes re-parented to this (subreaper) test process: escaped descendants of a grader."""
     found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    for pid, stat in reaper.process_stats().items():
+        if stat.ppid != os.getpid():
             continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
+        if stat.state == "Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)  # reap it: an orphan that died is not left behind
+            except ChildProcessError:
+                pass
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if int(fields[1]) == os.getpid():
-            if fields[0] == b"Z":
-                try:
-                    os.waitpid(int(entry), os.WNOHANG)  # reap it: an orphan that died is not left behind
-                except ChildProcessError:
-                    pass
-                continue
-            found[int(entry)] = stat[:120].decode(errors="replace")
+        found[pid] = stat.line[:120].decode(errors="replace")
     return found
 
 

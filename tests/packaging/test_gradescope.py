@@ -23,8 +23,10 @@ import pytest
 
 from tests.packaging.helpers import GradescopeRoot, class_scores, grader_files_probe, submissions
 from grader.config import CLASS_ORDER, load_config
+from grader.packaging.archive import REPO_ROOT
 from grader.packaging.gradescope import build_autograder
 from grader.results import validate
+from grader.sandbox.process import RUNTIME_FILES
 
 SANDBOX_USER = "selab-sandbox"  # setup.sh's default, deliberately not passed to the scripts
 
@@ -43,6 +45,9 @@ def test_zip_root_holds_the_scripts_the_grader_and_the_data(autograder_zip, tmp_
                  "grader/data/fashion-mnist-subset.npz", "reference/models.py", "assignment/spec.py"):
         assert name in infos, f"{name} missing from the autograder zip"
     assert [n for n in infos if n.startswith("grader/hidden/test_")], "no hidden suites in the autograder zip"
+    for source in RUNTIME_FILES.values():  # what the sandboxed child is made of (grader/sandbox/process.py)
+        name = source.relative_to(REPO_ROOT).as_posix()
+        assert name in infos, f"{name}, copied into the child's folder, is missing from the autograder zip"
     assert "assignment/models.py" not in infos, "the students' stub is not a grading input"
     assert not [n for n in infos if n.startswith(("tests/", "grader/otter/", "grader/packaging/", "grader/mutants/"))]
     assert not [n for n in infos if "__pycache__" in n or n.endswith(".pyc")]

@@ -19,7 +19,7 @@ from otter.test_files import ExceptionTestFile
 
 from grader.checks import collect_checks, info_of
 from grader.config import CLASS_ORDER, load_config
-from grader.packaging.otter import build_otter, otter_tests
+from grader.otter.build import build_otter, otter_tests
 from tests.packaging.helpers import QUIET_ENV, ROOT, class_scores, submissions
 
 
@@ -50,6 +50,7 @@ def test_otter_zip_holds_the_tests_and_the_grader_support_files(otter_zip, tmp_p
                      "files/grader/data/fashion-mnist-subset.npz", "files/assignment/spec.py"):
         assert required in names, f"{required} missing from the otter zip"
     assert not [n for n in names if n.startswith(("files/grader/packaging/", "files/grader/mutants/"))]
+    assert "files/grader/otter/build.py" not in names, "the zip's builder is not needed to grade"
     assert "files/assignment/models.py" not in names
     # otter's submission finder rejects more than one top-level .py file: support files are folders only.
     assert not [n for n in names if n.startswith("files/") and n.count("/") == 1]

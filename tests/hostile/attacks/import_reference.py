@@ -3,7 +3,7 @@
 # note is left for the meta-test.
 import importlib
 
-for _name in ("reference.models", "reference", "grader.hidden", "grader", "grader.sandbox.ops", "assignment.models"):
+for _name in ("reference.models", "reference", "grader.hidden", "grader", "grader.operations", "assignment.models"):
     try:
         _module = importlib.import_module(_name)
     except BaseException as _error:  # noqa: B902 - a refusal may be any exception

@@ -26,11 +26,4 @@ class _Liar(torch.Tensor):
     __hash__ = torch.Tensor.__hash__
 
 
-def _lying(original):
-    def forward(self, x):
-        return original(self, x).as_subclass(_Liar)
-    return forward
-
-
-for _cls in (CNN_Base, SEBlock, CNN_SE, CNN_SelfAttention):
-    _cls.forward = _lying(_cls.forward)
+_hostile_outputs_as(_Liar)

@@ -17,12 +17,5 @@ class _PayloadTensor(torch.Tensor):
         return _Payload().__reduce__()
 
 
-def _payload_forward(original):
-    def forward(self, x):
-        return original(self, x).as_subclass(_PayloadTensor)
-    return forward
-
-
-for _cls in (CNN_Base, SEBlock, CNN_SE, CNN_SelfAttention):
-    _cls.forward = _payload_forward(_cls.forward)
+_hostile_outputs_as(_PayloadTensor)
 CNN_SelfAttention.state_dict = lambda self, *args, **kwargs: {"payload": _Payload()}

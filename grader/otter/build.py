@@ -2,8 +2,8 @@
 
 Stages, in a temporary folder, one otter test file per class of the grader's check list (written
 here from one template, :data:`TEST_FILE`; each runs the grader's own hidden checks of its class
-through ``grader/otter/bridge.py``) and the support files every check needs (the grader, the
-reference, the lab's non-stub modules, the configuration and the Fashion-MNIST subset), then runs
+through ``grader/otter/bridge.py``, beside this file) and the support files every check needs (the grader,
+the reference, the lab's non-stub modules, the configuration and the Fashion-MNIST subset), then runs
 ``otter generate`` there. Otter stores support files under
 ``files/`` and copies them next to the submission before grading, so ``import grader`` works in
 the grading kernel. The zip is then rewritten with fixed timestamps so that builds are reproducible.
@@ -26,8 +26,8 @@ from string import Template
 from grader.packaging.archive import write_zip
 from grader.packaging.project import NOT_FOR_GRADING, RUNTIME_TREES, requirements_txt, runtime_files
 
-#: Not needed to grade with otter: the packaging code and the mutation analysis.
-LEAVE_OUT = NOT_FOR_GRADING
+#: Not needed to grade with otter: this builder, the packaging code and the mutation analysis.
+LEAVE_OUT = ("grader/otter/build.py", *NOT_FOR_GRADING)
 OTTER_CONFIG = {"lang": "python", "show_all_public": True}  # students see every class's feedback
 
 

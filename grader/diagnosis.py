@@ -1,7 +1,7 @@
 """Feedback that says where a network parts from the reference, the likely cause, and only once per cause.
 
 When an equivalence check fails, the same input runs once more through the student's model (in the
-child, ``subject.record``) and the reference (here, with the same recorder, grader/sandbox/ops.py),
+child, ``subject.record``) and the reference (here, with the same recorder, grader/operations.py),
 with hooks on every named submodule; ``assignment.localise.first_departure`` (the helper students
 get too) names the first module whose input or output differs. A gradient that differs while the
 forward agrees is placed at the first module, in backward order, whose parameters' gradient differs.
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from assignment.localise import Departure, differs, first_departure
-from grader.sandbox.ops import INPUT_GRADIENT
+from grader.operations import INPUT_GRADIENT
 
 HINTS_PATH = Path(__file__).resolve().parent / "hidden" / "hints.toml"
 
@@ -37,7 +37,7 @@ def hints() -> dict[str, dict]:
 
 def reference_recording(model: torch.nn.Module, x: torch.Tensor, train: bool) -> dict:
     """The reference's recording, made by the very recorder the child uses on the student's model."""
-    from grader.sandbox.ops import Operations
+    from grader.operations import Operations
 
     operations = Operations(None, "reference")
     operations.models[1] = model

@@ -20,7 +20,7 @@ from grader.checks import random_input, reference_gradients, reference_model
 from grader.config import load_config
 from grader.checks import outcome
 from grader.layout import layout_subject
-from grader.localise import (error_hints, gradient_departure, hints, hints_for, layout_hints, localise,
+from grader.diagnosis import (error_hints, gradient_departure, hints, hints_for, layout_hints, localise,
                              reference_recording, sentence)
 from grader.subject import LocalSubject
 
@@ -136,7 +136,7 @@ def test_correct_variants_get_no_localisation(name, class_name):
 
 
 def test_the_child_and_the_student_helper_record_alike():
-    """ops.record (child, and the reference in the grader) and assignment.localise.record (public tests) agree."""
+    """Operations.record (child, and the reference in the grader) and assignment.localise.record (public tests) agree."""
     model = reference_model("CNN_SE", {})
     x = _input("CNN_SE", {})
     ours, theirs = reference_recording(model, x, False), record(model, x)

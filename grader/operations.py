@@ -6,8 +6,8 @@ this file next to the student's models.py) calls it on the submission it importe
 and Python values; every exception raised by the student's code is turned into a
 :class:`StudentError` whose message is written for the student (their own traceback frames only).
 
-Standalone on purpose: imports nothing but the standard library, torch and the standalone recorder
-(assignment/recorder.py, copied beside it as ``selab_recorder.py``).
+Standalone on purpose: imports nothing but the standard library, torch and two standalone modules of
+the lab (assignment/recorder.py and assignment/precision.py, copied beside it as ``selab_*.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from collections import OrderedDict
 import torch
 import torch.nn.functional as F
 
-try:  # the sandboxed child: the recorder is copied beside this file (grader/sandbox/process.py RUNTIME_FILES)
+try:  # the sandboxed child: these are copied beside this file (grader/sandbox/process.py RUNTIME_FILES)
+    import selab_precision as precision
     import selab_recorder as recorder
-except ImportError:  # in-process (grader.subject.LocalSubject): the lab's own module
-    from assignment import recorder
+except ImportError:  # in-process (grader.subject.LocalSubject): the lab's own modules
+    from assignment import precision, recorder
 
 CLASS_NAMES = ("CNN_Base", "SEBlock", "CNN_SE", "CNN_SelfAttention")
 MAX_MODELS = 8  # models kept alive at once; checks never need more than two
@@ -30,6 +31,16 @@ MAX_MESSAGE = 1500
 MAX_HOOKED = 200  # submodules a recording hooks (the lab's networks have about 15)
 #: The key of the input's gradient in a gradients reply (no parameter is named so: not an identifier).
 INPUT_GRADIENT = "<input>"
+
+
+def seed_cpu(seed: int) -> None:
+    """Seed the CPU generator, the only one grading uses (same numbers as ``torch.manual_seed``).
+
+    Why not ``torch.manual_seed``: on a CUDA build without a GPU it also queues a CUDA seeding that
+    formats the caller's stack (``torch.cuda._lazy_call``): ~12 ms under pytest + hypothesis's deep
+    stacks, 171 seedings and 2 s of CPU per grading.
+    """
+    torch.default_generator.manual_seed(int(seed))
 
 
 class StudentError(Exception):
@@ -156,9 +167,9 @@ class Operations:
 
     # -- operations -----------------------------------------------------------------------------
     def build(self, class_name: str, kwargs: dict, seed: int) -> int:
-        """``class_name(**kwargs)`` created right after ``torch.manual_seed(seed)``."""
+        """``class_name(**kwargs)`` created right after seeding with ``seed`` (:func:`seed_cpu`)."""
         cls = self._class(class_name)
-        torch.manual_seed(int(seed))
+        seed_cpu(seed)
         model = self._call(f"{class_name}(...)", cls, **kwargs)
         if not isinstance(model, torch.nn.Module):
             raise StudentError("bad_return", f"{class_name}(...) is not a torch.nn.Module")
@@ -257,10 +268,12 @@ class Operations:
                                  torch.as_tensor(labels).long())
 
     def short_train(self, class_name: str, kwargs: dict, seed: int, images, labels, epochs: int, batch_size: int,
-                    learning_rate: float, weight_decay: float) -> dict[str, torch.Tensor]:
+                    learning_rate: float, weight_decay: float, precision: str = "fp32") -> dict[str, torch.Tensor]:
         """Train a fresh ``class_name(**kwargs)`` (seeded) with AdamW + one-cycle; return its state_dict.
 
         ``images`` and ``labels`` are the data, or ``images`` is the key of data kept by :meth:`store`.
+        ``precision`` is the forward pass's arithmetic (assignment/precision.py; "auto": bf16 autocast
+        where this CPU has native bf16, as the lab's own training loop does).
         """
         if isinstance(images, str):
             if images not in self.stored:
@@ -272,13 +285,14 @@ class Operations:
         model = self._model(handle)
         try:
             return self._call("the short training", self._train, model, images, labels, int(seed), int(epochs),
-                              int(batch_size), float(learning_rate), float(weight_decay), handle)
+                              int(batch_size), float(learning_rate), float(weight_decay), str(precision), handle)
         finally:
             self.release(handle)
 
-    def _train(self, model, images, labels, seed, epochs, batch_size, learning_rate, weight_decay, handle):
+    def _train(self, model, images, labels, seed, epochs, batch_size, learning_rate, weight_decay, arithmetic, handle):
         images = images.contiguous(memory_format=_fastest_layout(model, images[:2]))
-        torch.manual_seed(seed)
+        arithmetic = _usable_precision(model, images[:2], arithmetic)
+        seed_cpu(seed)
         parameters = [p for p in model.parameters() if p.requires_grad]
         if not parameters:
             raise StudentError("bad_return", "the model has no trainable parameters")
@@ -291,7 +305,8 @@ class Operations:
             order = torch.randperm(len(labels), generator=generator)
             for start in range(0, len(labels), batch_size):
                 index = order[start:start + batch_size]
-                logits = model(images[index])
+                with precision.training_precision(model, arithmetic, "cpu"):
+                    logits = model(images[index])
                 if not isinstance(logits, torch.Tensor) or logits.shape != (len(index), 10):
                     raise StudentError("bad_return", "forward did not return [batch, 10] logits during training")
                 loss = F.cross_entropy(logits, labels[index])
@@ -319,6 +334,22 @@ def _fastest_layout(model, sample) -> torch.memory_format:
     except RuntimeError:
         model.to(memory_format=torch.contiguous_format)
         return torch.contiguous_format
+
+
+def _usable_precision(model, sample, wanted: str) -> str:
+    """``wanted`` resolved for this CPU ("bf16" or "fp32"), or "fp32" where the student's forward and
+    backward do not run under bf16 autocast (code that mixes dtypes by hand, e.g. writing bf16 results
+    into a float32 buffer it made itself): correct code must not lose points to the grader's speed-up."""
+    arithmetic = precision.resolve_precision(wanted, torch.device("cpu"))
+    if arithmetic == "fp32":
+        return arithmetic
+    try:
+        with precision.training_precision(model, arithmetic, "cpu"):
+            out = model(sample)
+        torch.autograd.grad(out.float().sum(), [p for p in model.parameters() if p.requires_grad], allow_unused=True)
+        return arithmetic
+    except Exception:  # noqa: BLE001 - any failure here: train in fp32, where the student's own errors surface
+        return "fp32"
 
 
 OPERATIONS = ("build", "release", "state_dict", "parameters", "load_state_dict", "forward", "gradients",
