@@ -12,7 +12,8 @@ Layout
   (JSON + raw arrays, never pickle), the namespace jail and the reaper that kills everything it started.
 - ``subject.py``: the submission as the checks see it: ``RemoteSubject`` (sandboxed) and
   ``LocalSubject`` (in-process, for otter), same methods, same plain return types.
-- ``checks.py``: check metadata, verdict helpers, outcomes, ``run_checks``.
+- ``checks.py``: check metadata, verdict helpers, outcomes, ``run_check`` / ``run_checks``.
+- ``grading.py``: one grading's state (config, subject, notes), handed to every check.
 - ``hidden/``: the hidden checks themselves (pytest + Hypothesis), one file per class.
 - ``diagnosis.py``: a failed check's feedback: where the submission first departs from the reference,
   and the likely causes (hints from ``hidden/hints.toml``).
@@ -28,12 +29,14 @@ Reusing the checks elsewhere (the otter path)
 ::
 
     from grader.checks import collect_checks, run_check, run_checks
+    from grader.grading import Grading
     from grader.subject import LocalSubject
 
     subject = LocalSubject(models_module)             # the student's imported models.py
     results = run_checks(subject, classes=["SEBlock"])  # list[CheckResult]: name, score, max_score,
                                                        # passed, output (feedback), internal_error
-    # or one check: run_check(function, subject) for function in collect_checks()
+    # or check by check, in one grading: grading = Grading.of(subject, config), then
+    # run_check(function, grading) for function in collect_checks()
 
 Points come from config.toml through ``CheckResult.max_score``; the feedback is the same text the
 Gradescope path shows.

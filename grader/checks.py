@@ -10,8 +10,10 @@ very same functions without pytest, e.g. from an otter test file::
     results = run_checks(LocalSubject(models_module), classes=["SEBlock"])
     # -> [CheckResult(class_name="SEBlock", key="shapes", name="SEBlock: ...", score=3, max_score=3, ...)]
 
-or one check at a time: ``run_check(function, subject, config)``. Every verdict is computed here,
-in the grader's process, against ``reference.models``: the subject only ever returns plain tensors.
+or one check at a time: ``run_check(function, Grading.of(subject, config))``. A check receives the
+grading it runs in (grader/grading.py: config, subject, notes), never a global. Every verdict is
+computed here, in the grader's process, against ``reference.models``: the subject only ever returns
+plain tensors.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 
 from assignment.tolerance import allowance, close
 from grader.config import CLASS_ORDER, Config, load_config
+from grader.grading import Grading
 from grader.operations import INPUT_GRADIENT, seed_cpu
 from grader.sandbox.process import SandboxFailure, StudentCodeError
 
@@ -59,14 +62,9 @@ def check(class_name: str, key: str, title: str, training: bool = False) -> Call
     return mark
 
 
-def _inner(function):
-    """The function a Hypothesis ``@given`` wraps (or ``function`` itself)."""
-    return getattr(getattr(function, "hypothesis", None), "inner_test", None) or function
-
-
 def info_of(function) -> CheckInfo | None:
     """The :class:`CheckInfo` of a check function (None for anything else)."""
-    return getattr(function, "selab_check", None) or getattr(_inner(function), "selab_check", None)
+    return getattr(function, "selab_check", None)
 
 
 def check_rank(info: CheckInfo) -> tuple[int, int]:
@@ -100,20 +98,6 @@ class CheckFailure(AssertionError):
 
 def fail(message: str):
     raise CheckFailure(message)
-
-
-_notes: list[str] = []
-
-
-def note(message: str) -> None:
-    """Feedback shown with a *passed* check (e.g. the accuracy reached), instead of just "Passed."."""
-    _notes.append(message)
-
-
-def take_notes() -> str:
-    text = "\n".join(_notes)
-    _notes.clear()
-    return text
 
 
 def assert_close(observed: torch.Tensor, expected: torch.Tensor, case: str, what: str, config: Config,
@@ -198,7 +182,7 @@ def _flaky_inner(error: BaseException) -> BaseException | None:
     return None
 
 
-def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
+def outcome(error: BaseException | None, config: Config) -> tuple[bool, str, bool, str | None]:
     """(passed, message for the student, internal grader error?, limit reason) for what a check raised."""
     if error is None:
         return True, "", False, None
@@ -209,11 +193,11 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
             return False, error.message + (f"\n(while {error.during})" if error.during else ""), False, None
         lead = f"While {error.during}, your code" if error.during else "Your code"
         if error.kind == "memory":
-            return False, (f"{lead} ran out of memory (the limit is {active_config().limits.memory_mib} MiB):\n"
+            return False, (f"{lead} ran out of memory (the limit is {config.limits.memory_mib} MiB):\n"
                            f"{error.message}"), False, None
         from grader.diagnosis import error_hints
 
-        causes = "".join(f"\n— {cause}" for cause in error_hints(error.message))
+        causes = "".join(f"\n— {cause}" for cause in error_hints(error.message, config))
         return False, f"{lead} raised an error:\n{error.message}{causes}", False, None
     if isinstance(error, SandboxFailure):
         return False, error.message, False, error.reason
@@ -221,10 +205,10 @@ def outcome(error: BaseException | None) -> tuple[bool, str, bool, str | None]:
     if isinstance(error, BaseExceptionGroup) and name not in ("Flaky", "FlakyFailure"):
         inner = _flaky_inner(error)  # several distinct failures: report the first verdict
         if inner is not None:
-            return outcome(inner)
+            return outcome(inner, config)
     if name in ("Flaky", "FlakyFailure"):
         inner = _flaky_inner(error)
-        text = outcome(inner)[1] if inner is not None else "the check failed only some of the times it ran"
+        text = outcome(inner, config)[1] if inner is not None else "the check failed only some of the times it ran"
         return False, text + "\n(this failure was not reproducible: does your code use randomness or global state?)", \
             False, None
     return False, ("internal grader error while running this check; please tell your instructor "
@@ -242,88 +226,61 @@ def time_limit(info: CheckInfo | None, config: Config) -> float:
     return config.limits.training_seconds if info is not None and info.training else config.limits.check_seconds
 
 
-def check_result(info: CheckInfo, config: Config, error: BaseException | None, seconds: float) -> CheckResult:
+def check_result(info: CheckInfo, grading: Grading, error: BaseException | None, seconds: float) -> CheckResult:
     """What one run of a check comes to: the verdict on what it raised (:func:`outcome`), its points and,
     when it passed, its notes. The one way a run becomes a result, for ``run_check`` and the pytest plugin
     (grader/runner.py) alike."""
-    passed, output, internal, limit = outcome(error)
+    passed, output, internal, limit = outcome(error, grading.config)
     if internal:
         log_internal_error(info.name, error)
-    notes = take_notes()
-    max_score = float(config.points_for(info.class_name, info.key))
+    notes = grading.take_notes()
+    max_score = float(grading.config.points_for(info.class_name, info.key))
     return CheckResult(info.class_name, info.key, info.name, max_score, max_score if passed else 0.0, passed,
                        notes if passed else output, internal, limit, seconds)
 
 
-def run_check(function: Callable, subject, config: Config | None = None) -> CheckResult:
-    """Run one check against ``subject`` and turn what happens into a :class:`CheckResult`."""
-    from grader.layout import layout_subject
-
-    config = config or active_config()
-    subject = layout_subject(subject, config)  # weights exchanged through the layout's correspondence
+def run_check(function: Callable, grading: Grading) -> CheckResult:
+    """Run one check in ``grading`` (``Grading.of(subject, config)``; one grading for all the checks of a
+    submission) and turn what happens into a :class:`CheckResult`."""
     info = info_of(function)
-    subject.start_check(time_limit(info, config))
+    subject = grading.subject
+    subject.start_check(time_limit(info, grading.config))
     started = time.monotonic()
     error = None
-    take_notes()
+    grading.take_notes()
     try:
-        function(subject)
+        function(grading)
     except BaseException as raised:  # noqa: B902 - SandboxFailure is a BaseException on purpose
         if isinstance(raised, (KeyboardInterrupt, SystemExit)):
             raise
         error = raised
     finally:
         subject.end_check()
-    return check_result(info, config, error, time.monotonic() - started)
+    return check_result(info, grading, error, time.monotonic() - started)
 
 
 def run_checks(subject, config: Config | None = None, classes: Iterable[str] | None = None) -> list[CheckResult]:
-    """Run every hidden check (optionally only those of ``classes``) against ``subject``, in order."""
-    config = config or active_config()
+    """Run every hidden check (optionally only those of ``classes``) against ``subject``, in order, in one
+    grading under ``config`` (grader/config.toml when None)."""
+    grading = Grading.of(subject, config or load_config())
     wanted = set(classes) if classes is not None else set(CLASS_ORDER)
-    configure(config)  # before the checks are imported: it fixes their Hypothesis settings
-    return [run_check(function, subject, config) for function in collect_checks()
+    return [run_check(function, grading) for function in collect_checks()
             if info_of(function).class_name in wanted]
 
 
 # ------------------------------------------------------------------------------------------- hypothesis
-_active_config: Config | None = None
-
-
-def configure(config: Config) -> None:
-    """Make ``config`` the one the checks read (tolerances, thresholds, training budget)."""
-    global _active_config
-    _active_config = config
-
-
-def active_config() -> Config:
-    global _active_config
-    if _active_config is None:
-        _active_config = load_config()
-    return _active_config
-
-
-def hypothesis_settings(config: Config | None = None):
-    """Derandomized (the same examples on every run, so a regrade gives the same score), no deadline
-    (a slow machine never flakes), no example database, one reported failure: the shrunk one."""
-    from hypothesis import HealthCheck, Phase, Verbosity, settings
-
-    config = config or active_config()
-    return settings(derandomize=True, deadline=None, database=None, max_examples=config.max_examples,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
-                    phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet)
-
-
 def given(**strategies) -> Callable:
-    """``hypothesis.given`` with :func:`hypothesis_settings` attached.
-
-    Hypothesis fixes a test's settings when it is decorated, i.e. when grader/hidden is imported: the
-    active configuration at that moment (``configure``, done by the conftest and by ``run_checks``
-    before they import the checks) decides ``max_examples``.
-    """
+    """``hypothesis.given``, applied when the check runs, under the settings of the grading it runs in
+    (``Grading.hypothesis``: that grading's config decides ``max_examples``, whatever was in force when
+    grader/hidden was imported). The check seen by pytest and ``run_check`` takes the grading only."""
     import hypothesis
 
     def decorate(function):
-        return hypothesis_settings()(hypothesis.given(**strategies)(function))
+        def run(grading: Grading):
+            return grading.hypothesis(hypothesis.given(**strategies)(function))(grading)
+
+        run.__name__, run.__qualname__, run.__doc__ = function.__name__, function.__qualname__, function.__doc__
+        run.__module__ = function.__module__
+        return run
 
     return decorate

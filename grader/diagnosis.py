@@ -13,7 +13,6 @@ repeating it (points are unchanged: this only writes text).
 from __future__ import annotations
 
 import tomllib
-import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +22,6 @@ from assignment.localise import Departure, differs, first_departure
 from grader.operations import INPUT_GRADIENT
 
 HINTS_PATH = Path(__file__).resolve().parent / "hidden" / "hints.toml"
-_told: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # subject -> {class: (check key, module, name)}
 
 
 @lru_cache(maxsize=1)
@@ -47,16 +45,15 @@ def reference_recording(model: torch.nn.Module, x: torch.Tensor, train: bool) ->
 
 
 # ------------------------------------------------------------------------------------------ evidence
-def _close(a, b) -> bool:
-    """The evidence holds: ``a`` agrees with ``b`` by the one rule, under this grading's tolerance."""
-    from grader.checks import active_config
-
-    config = active_config()
+def _close(a, b, context: dict) -> bool:
+    """The evidence holds: ``a`` agrees with ``b`` by the one rule, under this grading's tolerance
+    (``context["config"]``, put there by :func:`hints_for`)."""
+    config = context["config"]
     return a is not None and b is not None and not differs(a, b, config.atol, config.rtol)
 
 
-def _sums_to_one(rows) -> bool:
-    return _close(rows.double().sum(1), torch.ones(len(rows), dtype=torch.float64))
+def _sums_to_one(rows, context: dict) -> bool:
+    return _close(rows.double().sum(1), torch.ones(len(rows), dtype=torch.float64), context)
 
 
 def _gates_of(dep: Departure, theirs: dict):
@@ -74,7 +71,7 @@ def _se_io(dep: Departure, yours: dict):
 def _softmax_gates(dep, yours, theirs, context):
     out = dep.observed
     return (dep.where == "output" and out is not None and out.dim() == 2  # C = 1: a sigmoid never gives 1
-            and _sums_to_one(out))
+            and _sums_to_one(out, context))
 
 
 def _no_sigmoid(dep, yours, theirs, context):
@@ -83,19 +80,20 @@ def _no_sigmoid(dep, yours, theirs, context):
 
 def _additive_gates(dep, yours, theirs, context):
     gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
-    return dep.where == "output" and gates is not None and x is not None and _close(out, x + gates[:, :, None, None])
+    return (dep.where == "output" and gates is not None and x is not None
+            and _close(out, x + gates[:, :, None, None], context))
 
 
 def _batch_shared_gates(dep, yours, theirs, context):
     gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
     return (dep.where == "output" and gates is not None and x is not None and len(x) > 1
-            and _close(out, x * gates.mean(0)[None, :, None, None]))
+            and _close(out, x * gates.mean(0)[None, :, None, None], context))
 
 
 def _max_squeeze(dep, yours, theirs, context):
     x = yours["inputs"].get(dep.module)
     return (dep.where == "output" and x is not None and x.dim() == 4 and dep.observed is not None
-            and _close(dep.observed.flatten(), x.amax((2, 3)).flatten()))
+            and _close(dep.observed.flatten(), x.amax((2, 3)).flatten(), context))
 
 
 def _after_pool(dep, yours, theirs, context):
@@ -108,36 +106,36 @@ def _tokens_are_channels(dep, yours, theirs, context):
     o, e = dep.observed, dep.expected
     return (dep.where == "input" and theirs["types"].get(dep.module) == "MultiheadAttention" and o is not None
             and e is not None and o.dim() == e.dim() == 3
-            and (o.shape[1] != e.shape[1] or _close(o.transpose(1, 2), e)))
+            and (o.shape[1] != e.shape[1] or _close(o.transpose(1, 2), e, context)))
 
 
 def _no_residual(dep, yours, theirs, context):
     attended = theirs["outputs"].get("attn")
     return (dep.where == "input" and attended is not None and dep.observed is not None
-            and _close(dep.observed.flatten(1), attended.flatten(1)))
+            and _close(dep.observed.flatten(1), attended.flatten(1), context))
 
 
 def _reordered(dep, yours, theirs, context):
     o, e = dep.observed, dep.expected
     return (dep.where == "input" and o is not None and e is not None and o.shape == e.shape and o.dim() >= 2
-            and _close(o.flatten(1).sort(1).values, e.flatten(1).sort(1).values))
+            and _close(o.flatten(1).sort(1).values, e.flatten(1).sort(1).values, context))
 
 
 def _residual_gates(dep, yours, theirs, context):
     gates, (x, out) = _gates_of(dep, theirs), _se_io(dep, yours)
     return (dep.where == "output" and gates is not None and x is not None
-            and _close(out, x + x * gates[:, :, None, None]))
+            and _close(out, x + x * gates[:, :, None, None], context))
 
 
 def _hard_sigmoid(dep, yours, theirs, context):
     x = yours["inputs"].get(dep.module)
     return (dep.where == "output" and theirs["types"].get(dep.module) == "Sigmoid" and x is not None
-            and _close(dep.observed, torch.nn.functional.hardsigmoid(x)))
+            and _close(dep.observed, torch.nn.functional.hardsigmoid(x), context))
 
 
 def _relu_on_logits(dep, yours, theirs, context):
     return (dep.module == "forward" and dep.observed is not None and dep.expected is not None
-            and _close(dep.observed, dep.expected.clamp(min=0)))
+            and _close(dep.observed, dep.expected.clamp(min=0), context))
 
 
 def _is_attention(dep, theirs) -> bool:
@@ -149,7 +147,8 @@ def _is_attention(dep, theirs) -> bool:
 def _causal_mask(dep, yours, theirs, context):
     # With a causal mask token i sees tokens 0..i only: the last token, which sees all, still agrees.
     o, e = dep.observed, dep.expected
-    return _is_attention(dep, theirs) and o.shape[1] > 1 and _close(o[:, -1], e[:, -1]) and not _close(o[:, 0], e[:, 0])
+    return (_is_attention(dep, theirs) and o.shape[1] > 1 and _close(o[:, -1], e[:, -1], context)
+            and not _close(o[:, 0], e[:, 0], context))
 
 
 def _sequence_first(dep, yours, theirs, context):
@@ -159,13 +158,13 @@ def _sequence_first(dep, yours, theirs, context):
     attention = reference.get_submodule(dep.module)  # batch_first=True: fed [64, B, E], it mixes the samples
     with torch.no_grad():
         across_batch = attention(*(x.transpose(0, 1),) * 3, need_weights=False)[0].transpose(0, 1)
-    return _close(dep.observed, across_batch)
+    return _close(dep.observed, across_batch, context)
 
 
 def _log_probabilities(dep, yours, theirs, context):
     out = dep.observed
     return (dep.module == "forward" and out is not None and out.dim() == 2
-            and _sums_to_one(out.double().exp()))
+            and _sums_to_one(out.double().exp(), context))
 
 
 def _train_only(dep, yours, theirs, context):
@@ -208,21 +207,17 @@ def _excitation_bias(class_name: str, kwargs: dict, expected: dict, observed: di
 LAYOUT_EVIDENCE = {"paper_ratio": _paper_ratio, "excitation_bias": _excitation_bias}
 
 
-def error_hints(message: str) -> list[str]:
+def error_hints(message: str, config) -> list[str]:
     """The likely causes of an error the student's code raised, where torch's message is specific
     (hints of kind "error": their ``match`` is a piece of that message)."""
-    from grader.checks import active_config
-
-    if not (active_config().feedback or {}).get("hints", True):
+    if not (config.feedback or {}).get("hints", True):
         return []
     return [hint["text"] for hint in hints().values() if hint.get("kind") == "error" and hint["match"] in message]
 
 
-def layout_hints(class_name: str, kwargs: dict, expected: dict, observed: dict) -> list[str]:
+def layout_hints(class_name: str, kwargs: dict, expected: dict, observed: dict, config) -> list[str]:
     """The likely causes (texts) of a layout that differs from the lab's, where the shapes show one."""
-    from grader.checks import active_config
-
-    if not (active_config().feedback or {}).get("hints", True):
+    if not (config.feedback or {}).get("hints", True):
         return []
     texts = []
     for name, predicate in LAYOUT_EVIDENCE.items():
@@ -232,9 +227,9 @@ def layout_hints(class_name: str, kwargs: dict, expected: dict, observed: dict) 
     return texts
 
 
-def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = None) -> list[str]:
-    """The names of the hints whose evidence holds for this departure."""
-    context = context or {}
+def hints_for(dep: Departure, yours: dict, theirs: dict, config, context: dict | None = None) -> list[str]:
+    """The names of the hints whose evidence holds for this departure (judged under ``config``'s tolerance)."""
+    context = {**(context or {}), "config": config}
     found = []
     for name in (name for name in hints() if name in EVIDENCE):
         try:
@@ -245,11 +240,9 @@ def hints_for(dep: Departure, yours: dict, theirs: dict, context: dict | None = 
     return found
 
 
-def sentence(class_name: str, dep: Departure, names: list[str]) -> str:
+def sentence(class_name: str, dep: Departure, names: list[str], config) -> str:
     text = dep.describe(class_name)
-    from grader.checks import active_config
-
-    if not (active_config().feedback or {}).get("hints", True):
+    if not (config.feedback or {}).get("hints", True):
         names = []
     texts = [hints()[name]["text"].format(module=dep.module) for name in names]
     return text + (" — " + "; ".join(texts) if texts else "")
@@ -269,7 +262,7 @@ def localise(subject, ref, reference: torch.nn.Module, x: torch.Tensor, train: b
         yours_eval = subject.record(ref, x, train=False)
         theirs_eval = reference_recording(reference, x, False)
         context["eval_agrees"] = first_departure(yours_eval, theirs_eval, config.atol, config.rtol) is None
-    return dep, hints_for(dep, yours, theirs, context)
+    return dep, hints_for(dep, yours, theirs, config, context)
 
 
 def gradient_departure(observed: dict, expected: dict, theirs: dict, config) -> Departure | None:
@@ -295,16 +288,16 @@ def gradient_departure(observed: dict, expected: dict, theirs: dict, config) -> 
     return None
 
 
-def explain(subject, class_name: str, key: str, check_name: str, find) -> str:
-    """Text to add to a failed equivalence check: the localisation, or a pointer to the check that gave it.
+def explain(grading, class_name: str, key: str, check_name: str, find) -> str:
+    """Text to add to a failed equivalence check: the localisation, or a pointer to the check of this
+    grading (grader/grading.py, ``told``) that gave it.
 
     ``find()`` returns (departure, hint names) or None. Nothing here may fail the check differently:
     if the recording itself fails, the check's own message stands alone.
     """
-    from grader.checks import active_config
     from grader.sandbox.process import SandboxFailure
 
-    policy = active_config().feedback or {}
+    policy = grading.config.feedback or {}
     if not policy.get("localise", True):
         return ""
     try:
@@ -314,11 +307,11 @@ def explain(subject, class_name: str, key: str, check_name: str, find) -> str:
     if found is None:
         return ""
     dep, names = found
-    told = _told.setdefault(subject, {})
+    told = grading.told
     earlier = told.get(class_name)
     if earlier is not None and earlier[0] != key and earlier[1] == dep.module:
         return (f"\nSame cause as the failed check \"{earlier[2]}\": your {class_name} parts from the reference "
                 f"at {dep.module} (see that check's feedback).")
     if earlier is None or earlier[0] == key:
         told[class_name] = (key, dep.module, check_name)
-    return "\n" + sentence(class_name, dep, names)
+    return "\n" + sentence(class_name, dep, names, grading.config)

@@ -258,8 +258,8 @@ def renamed(recording: dict, modules: dict[str, str]) -> dict:
 
 def layout_subject(subject, config) -> LayoutSubject:
     """The one LayoutSubject of ``subject`` (made on first use and kept on it; a LayoutSubject is returned
-    as it is), so every path that runs a check (pytest, run_check, the otter bridge) shares its layouts
-    and its feedback memory."""
+    as it is), so every path that runs a check (``grader.grading.Grading.of``: pytest, run_check, the otter
+    bridge) shares its layouts."""
     if isinstance(subject, LayoutSubject):
         return subject
     wrapped = getattr(subject, "_layout_subject", None)

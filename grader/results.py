@@ -68,11 +68,7 @@ def visibility(config: Config, class_name: str, key: str) -> str:
     return value
 
 
-def document(results: list[CheckResult], execution_time: float, output: str, config: Config | None = None) -> dict:
-    if config is None:
-        from grader.checks import active_config
-
-        config = active_config()
+def document(results: list[CheckResult], execution_time: float, output: str, config: Config) -> dict:
     tests = [{"name": r.name, "score": r.score, "max_score": r.max_score, "status": "passed" if r.passed else "failed",
               "output": r.output if r.output else "Passed.", "visibility": visibility(config, r.class_name, r.key)}
              for r in results]

@@ -55,31 +55,17 @@ class _Only:
         items[:] = keep
 
 
-class _Injector:
-    """Hands the ready subject and the configuration to grader/hidden/conftest.py."""
+class GradingPlugin:
+    """Hands this grading (grader/grading.py) to grader/hidden, whose ``grading`` fixture finds this plugin
+    among the registered ones, and turns each hidden test's report into a CheckResult
+    (``checks.check_result``, as ``run_check`` does)."""
 
-    def __init__(self, subject, config: Config):
-        self.subject, self.config = subject, config
-
-    @pytest.hookimpl(tryfirst=True)  # before the conftest's own pytest_configure, which activates the config
-    def pytest_configure(self, config):
-        from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
-
-        config.stash[SUBJECT_KEY] = self.subject
-        config.stash[CONFIG_KEY] = self.config
-
-
-class _Collector:
-    """Turns each hidden test's report into a CheckResult (checks.check_result, as run_check does)."""
-
-    def __init__(self, config: Config):
-        self.config = config
+    def __init__(self, grading):
+        self.grading = grading
         self.results = []
 
     def pytest_runtest_setup(self, item):
-        from grader.checks import take_notes
-
-        take_notes()
+        self.grading.take_notes()
 
     def pytest_runtest_makereport(self, item, call):
         from grader.checks import check_result, info_of
@@ -90,13 +76,16 @@ class _Collector:
         error = call.excinfo.value if call.excinfo is not None else None
         if call.when == "setup" and error is None:
             return
-        self.results.append(check_result(info, self.config, error, call.duration))
+        self.results.append(check_result(info, self.grading, error, call.duration))
 
 
 def run_suite(subject, config: Config, focus: Focus | None = None) -> list:
-    """Run grader/hidden with pytest, in this process, against ``subject`` (all of it unless ``focus``)."""
-    collector = _Collector(config)
-    plugins = [_Injector(subject, config), collector]
+    """Run grader/hidden with pytest, in this process, against ``subject`` (all of it unless ``focus``), in
+    one grading under ``config``."""
+    from grader.grading import Grading
+
+    collector = GradingPlugin(Grading.of(subject, config))
+    plugins = [collector]
     options = []
     if focus is not None:
         plugins.append(_Only(focus.classes))
@@ -214,6 +203,6 @@ def _finish(out, config: Config, started: float, results, problem, internal, not
         for r in results:
             print(f"{r.seconds:7.2f}s  {'pass' if r.passed else 'FAIL'}  {r.name}", file=sys.stderr)
     output = results_json.summary(results, notes, printed, dropped, events, config.limits.output_kib, problem)
-    doc = results_json.document(results, time.monotonic() - started, output)
+    doc = results_json.document(results, time.monotonic() - started, output, config)
     results_json.write(doc, out)
     return 1 if internal else 0

@@ -1,6 +1,7 @@
 """Shared pieces of the hidden checks: Hypothesis strategies over the lab's configurations, and the
 check bodies that are the same for several classes (layout, reference equivalence, gradients,
-short training). Every verdict is computed here, in the grader, against ``reference.models``.
+short training). Every verdict is computed here, in the grader, against ``reference.models``. A check
+receives its grading (grader/grading.py): the subject, the config, where to leave notes.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import torch
 from hypothesis import strategies as st
 
 from assignment import spec
-from grader.checks import (CheckFailure, active_config, assert_close, check, collect_checks, fail, given, info_of,
-                           note, random_input, reference_forward, reference_gradients, reference_model)
+from grader.checks import (CheckFailure, assert_close, check, collect_checks, fail, given, info_of, random_input,
+                           reference_forward, reference_gradients, reference_model)
 from grader.operations import INPUT_GRADIENT
 from grader.layout import LayoutSubject, raw_subject
 from grader.diagnosis import explain, gradient_departure, hints_for, layout_hints, localise, reference_recording
@@ -116,8 +117,9 @@ def check_shapes(subject, case: Case) -> None:
         fail(f"{case.on('eval mode')}: the output has shape {tuple(out.shape)}, expected {case.output_shape}")
 
 
-def check_layout(subject, class_name: str) -> None:
+def check_layout(grading, class_name: str) -> None:
     """state_dict keys and shapes, and the trainable parameter count, equal the spec's for several configs."""
+    subject = grading.subject
     raw = raw_subject(subject)
     for kwargs in LAYOUT_CONFIGS[class_name]:
         label = describe_model(class_name, kwargs)
@@ -131,7 +133,7 @@ def check_layout(subject, class_name: str) -> None:
         problems = ([f"missing key(s): {', '.join(missing)}"] if missing else []) + \
                    ([f"unexpected key(s): {', '.join(unexpected)}"] if unexpected else []) + wrong
         if problems:
-            fail(layout_message(subject, class_name, kwargs, state, problems))
+            fail(layout_message(subject, class_name, kwargs, state, problems, grading.config))
         parameters = raw.parameters(model)
         count = sum(_numel(p.shape) for p in parameters if p.requires_grad)
         expected_count = spec.parameter_count(class_name, **kwargs)
@@ -139,7 +141,7 @@ def check_layout(subject, class_name: str) -> None:
             fail(f"{label} has {count} trainable parameters, expected {expected_count}")
 
 
-def layout_message(subject, class_name: str, kwargs: dict, observed: dict, problems: list[str]) -> str:
+def layout_message(subject, class_name: str, kwargs: dict, observed: dict, problems: list[str], config) -> str:
     """Why the layout check fails: what to rename when the function is the lab's under another naming
     (grader/layout.py), else what differs, a likely cause, and that the weight checks point here."""
     label = describe_model(class_name, kwargs)
@@ -149,7 +151,7 @@ def layout_message(subject, class_name: str, kwargs: dict, observed: dict, probl
                 + "; ".join(layout.correspondence.renames()) + ". The other checks graded your model through "
                 "this correspondence (only this check's points are lost); rename them as the lab text does, "
                 "since the lab's tools load weights by name")
-    causes = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed)
+    causes = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed, config)
     return (f"{label}.state_dict() does not match the lab's layout:\n  " + "\n  ".join(problems[:6])
             + "".join(f"\n  — {cause}" for cause in causes)
             + "\n(keep the attribute names and layer sizes of the lab text: the grader loads weights by name; the "
@@ -172,32 +174,32 @@ def load_reference_weights(subject, case: Case):
 
 
 @contextmanager
-def localised(subject, case: Case, key: str, find):
+def localised(grading, case: Case, key: str, find):
     """A CheckFailure raised inside gains where the model parts from the reference (grader/diagnosis.py)."""
     try:
         yield
     except CheckFailure as failure:
         name = next((info_of(f).name for f in collect_checks()
                      if info_of(f).class_name == case.class_name and info_of(f).key == key), key)
-        raise CheckFailure(failure.message + explain(subject, case.class_name, key, name, find)) from None
+        raise CheckFailure(failure.message + explain(grading, case.class_name, key, name, find)) from None
 
 
-def check_reference_weights(subject, case: Case) -> None:
-    config = active_config()
+def check_reference_weights(grading, case: Case) -> None:
+    subject, config = grading.subject, grading.config
     model, reference = load_reference_weights(subject, case)
     x = case.input()
     for train, grad in MODES:
         observed = subject.forward(model, x, train=train, grad=grad)
         expected = reference_forward(reference, x, train=train, grad=grad)
-        with localised(subject, case, "reference_weights",
+        with localised(grading, case, "reference_weights",
                        lambda: localise(subject, model, reference, x, train, config)):
             assert_close(observed, expected, f"{case.on(mode_text(train, grad))} with the reference's weights",
                          "the output", config)
 
 
-def check_own_weights(subject, case: Case) -> None:
+def check_own_weights(grading, case: Case) -> None:
     """The student's freshly initialised weights, loaded into the reference, give the student's outputs."""
-    config = active_config()
+    subject, config = grading.subject, grading.config
     model = subject.build(case.class_name, case.kwargs, case.seed)
     state = subject.state_dict(model)
     try:
@@ -209,13 +211,13 @@ def check_own_weights(subject, case: Case) -> None:
     for train in (False, True):
         observed = subject.forward(model, x, train=train)
         expected = reference_forward(reference, x, train=train)
-        with localised(subject, case, "own_weights", lambda: localise(subject, model, reference, x, train, config)):
+        with localised(grading, case, "own_weights", lambda: localise(subject, model, reference, x, train, config)):
             assert_close(observed, expected, f"{case.on(mode_text(train, False))} with your own initial weights "
                                              "loaded into the reference", "the output", config)
 
 
-def check_gradients(subject, case: Case) -> None:
-    config = active_config()
+def check_gradients(grading, case: Case) -> None:
+    subject, config = grading.subject, grading.config
     model, reference = load_reference_weights(subject, case)
     x = case.input()
     grad_output = random_input(case.output_shape, case.seed * 7919 + 1)
@@ -229,9 +231,9 @@ def check_gradients(subject, case: Case) -> None:
             return found
         theirs = reference_recording(reference, x, True)
         departure = gradient_departure(observed, expected, theirs, config)
-        return None if departure is None else (departure, hints_for(departure, theirs, theirs))
+        return None if departure is None else (departure, hints_for(departure, theirs, theirs, config))
 
-    with localised(subject, case, "gradients", find):
+    with localised(grading, case, "gradients", find):
         _compare_gradients(observed, expected, where, config)
 
 
@@ -267,18 +269,18 @@ def equivalence_checks(class_name: str, cases) -> dict:
 
     @check(class_name, "reference_weights", "same outputs as the reference when given the reference's weights")
     @given(case=cases)
-    def test_reference_weights(subject, case):
-        check_reference_weights(subject, case)
+    def test_reference_weights(grading, case):
+        check_reference_weights(grading, case)
 
     @check(class_name, "own_weights", "your initial weights give the same outputs in the reference")
     @given(case=cases)
-    def test_own_weights(subject, case):
-        check_own_weights(subject, case)
+    def test_own_weights(grading, case):
+        check_own_weights(grading, case)
 
     @check(class_name, "gradients", "every parameter receives the reference's gradient")
     @given(case=cases)
-    def test_gradients(subject, case):
-        check_gradients(subject, case)
+    def test_gradients(grading, case):
+        check_gradients(grading, case)
 
     return {"test_reference_weights": test_reference_weights, "test_own_weights": test_own_weights,
             "test_gradients": test_gradients}
@@ -291,25 +293,25 @@ def shared_cnn_checks(class_name: str) -> dict:
 
     @check(class_name, "shapes", "output shape [batch, num_classes] for 1 or 3 channels and 28 or 32 pixels")
     @given(case=cnn_cases(class_name))
-    def test_shapes(subject, case):
-        check_shapes(subject, case)
+    def test_shapes(grading, case):
+        check_shapes(grading.subject, case)
 
     @check(class_name, "layout", "state_dict keys/shapes and parameter count match the lab's layout")
-    def test_layout(subject):
-        check_layout(subject, class_name)
+    def test_layout(grading):
+        check_layout(grading, class_name)
 
     @check(class_name, "training", "learns Fashion-MNIST in a short training", training=True)
-    def test_training(subject):
-        check_training(subject, class_name)
+    def test_training(grading):
+        check_training(grading, class_name)
 
     return {"test_shapes": test_shapes, "test_layout": test_layout,
             **equivalence_checks(class_name, cnn_cases(class_name)), "test_training": test_training}
 
 
-def check_training(subject, class_name: str) -> None:
+def check_training(grading, class_name: str) -> None:
     from grader.subset import load_subset
 
-    config = active_config()
+    subject, config = grading.subject, grading.config
     training = config.training
     data = load_subset(training.train_images, training.test_images)
     kwargs = TRAINING_KWARGS[class_name]
@@ -325,7 +327,7 @@ def check_training(subject, class_name: str) -> None:
         fail(f"{label}: the short training produced NaN or infinite weights")
     accuracy = evaluate(model, data.test_images, data.test_labels)
     threshold = training.threshold[class_name]
-    note(f"{accuracy:.1%} accuracy on {len(data.test_labels)} held-out images after the short training "
+    grading.note(f"{accuracy:.1%} accuracy on {len(data.test_labels)} held-out images after the short training "
          f"(at least {threshold:.1%} needed{reference_range(class_name).replace(' (', '; ').rstrip(')')}).")
     if accuracy < threshold:
         fail(f"{label} after the short training ({training.train_images} images, {training.epochs} epoch(s), "

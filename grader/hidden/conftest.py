@@ -1,7 +1,8 @@
-"""Pytest glue for the hidden checks: the ``subject`` fixture, per-check time limits, class order.
+"""Pytest glue for the hidden checks: the ``grading`` fixture, per-check time limits, class order.
 
-``python -m grader grade`` runs this suite in-process and hands it a ready subject through
-:data:`SUBJECT_KEY`; run by hand it builds one from its options::
+``python -m grader grade`` runs this suite in-process and hands it its grading (grader/grading.py:
+config, subject) through the plugin it registers (``grader.runner.GradingPlugin``); run by hand, the
+``grading`` fixture makes one from the options::
 
     pytest grader/hidden -c grader/hidden/pytest.ini --submission path/to/models.py [--subject local]
 """
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import check_rank, configure, info_of, time_limit
+from grader.checks import check_rank, info_of, time_limit
 from grader.config import CLASS_ORDER, load_config
-from grader.pytest_keys import CONFIG_KEY, SUBJECT_KEY
+from grader.grading import Grading
+from grader.runner import GradingPlugin
+
 REFERENCE = Path(__file__).resolve().parents[2] / "reference" / "models.py"
 
 
@@ -25,12 +28,6 @@ def pytest_addoption(parser):
     group.addoption("--grader-config", default=None, help="partial TOML merged over grader/config.toml")
     group.addoption("--subject", default="remote", choices=("remote", "local"),
                     help="remote: sandboxed child (default); local: import models.py in this process")
-
-
-def pytest_configure(config):
-    grader_config = config.stash.get(CONFIG_KEY, None) or load_config(config.getoption("--grader-config"))
-    config.stash[CONFIG_KEY] = grader_config
-    configure(grader_config)  # before collection imports the checks: it fixes their Hypothesis settings
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -48,15 +45,15 @@ def pytest_collection_modifyitems(session, config, items):
 
 
 @pytest.fixture(scope="session")
-def subject(pytestconfig):
-    """The submission, seen through grader/layout.py (weights exchanged by name, or through a correspondence)."""
-    from grader.layout import layout_subject
-
-    grader_config = pytestconfig.stash[CONFIG_KEY]
-    given = pytestconfig.stash.get(SUBJECT_KEY, None)
-    if given is not None:
-        yield layout_subject(given, grader_config)
+def grading(pytestconfig):
+    """The grading the checks run in: the one grader/runner.py handed in (the config reaches the checks
+    through it, whatever order pytest's hooks run in), else one made from this run's options."""
+    handed = [plugin.grading for plugin in pytestconfig.pluginmanager.get_plugins()
+              if isinstance(plugin, GradingPlugin)]
+    if handed:
+        yield handed[0]
         return
+    grader_config = load_config(pytestconfig.getoption("--grader-config"))
     path = Path(pytestconfig.getoption("--submission") or REFERENCE).resolve()
     if pytestconfig.getoption("--subject") == "local":
         from grader.subject import LocalSubject
@@ -71,14 +68,14 @@ def subject(pytestconfig):
         made = RemoteSubject(path, grader_config)
         made.begin()
     try:
-        yield layout_subject(made, grader_config)
+        yield Grading.of(made, grader_config)
     finally:
         made.close()
 
 
 @pytest.fixture(autouse=True)
-def _check_clock(request, subject):
+def _check_clock(request, grading):
     """Each check runs under its own time limit (a training check under the training limit)."""
-    subject.start_check(time_limit(info_of(request.function), request.config.stash[CONFIG_KEY]))
+    grading.subject.start_check(time_limit(info_of(request.function), grading.config))
     yield
-    subject.end_check()
+    grading.subject.end_check()

@@ -4,7 +4,7 @@ import torch
 from hypothesis import strategies as st
 
 from assignment.tolerance import close, excess
-from grader.checks import active_config, check, fail, given
+from grader.checks import check, fail, given
 from grader.hidden._common import check_layout, check_shapes, equivalence_checks, mode_text, se_cases
 
 CLASS = "SEBlock"
@@ -12,19 +12,19 @@ CLASS = "SEBlock"
 
 @check(CLASS, "shapes", "output shape equals the input shape for any channels, reduction, H and W")
 @given(case=se_cases())
-def test_shapes(subject, case):
-    check_shapes(subject, case)
+def test_shapes(grading, case):
+    check_shapes(grading.subject, case)
 
 
 @check(CLASS, "layout", "state_dict keys/shapes and parameter count match the lab's layout")
-def test_layout(subject):
-    check_layout(subject, CLASS)
+def test_layout(grading):
+    check_layout(grading, CLASS)
 
 
 @check(CLASS, "gates", "output = input x one gate in (0, 1) per (sample, channel), constant over H x W")
 @given(case=se_cases())
-def test_gates(subject, case):
-    config = active_config()
+def test_gates(grading, case):
+    subject, config = grading.subject, grading.config
     model = subject.build(case.class_name, case.kwargs, case.seed)
     x = case.input(low=0.25) * 3  # no input near zero, so output / input is well defined
     out = subject.forward(model, x)
@@ -50,8 +50,8 @@ def test_gates(subject, case):
 
 @check(CLASS, "independence", "each sample's output depends on that sample only (train and eval mode)")
 @given(case=se_cases(min_batch=2), data=st.data())
-def test_independence(subject, case, data):
-    config = active_config()
+def test_independence(grading, case, data):
+    subject, config = grading.subject, grading.config
     changed = data.draw(st.integers(0, case.batch - 1), label="changed sample")
     model = subject.build(case.class_name, case.kwargs, case.seed)
     x = case.input()

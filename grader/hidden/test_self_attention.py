@@ -3,7 +3,7 @@
 import torch
 
 from assignment.tolerance import close
-from grader.checks import active_config, check, fail, given
+from grader.checks import check, fail, given
 from grader.hidden._common import cnn_cases, shared_cnn_checks
 from grader.checks import reference_model
 
@@ -24,11 +24,11 @@ def renumber_channels(state: dict, permutation: torch.Tensor) -> dict:
 
 @check(CLASS, "channel_tokens", "attention treats each of the 64 channels as one token (not pixels)")
 @given(case=cnn_cases(CLASS))
-def test_channel_tokens(subject, case):
+def test_channel_tokens(grading, case):
     # Attention over channel tokens is permutation-equivariant across channels, so renumbering conv2's
     # output channels (and fc's inputs to match) cannot change the logits; attention over pixels, or
     # any other mixing, would. The reference is checked too, so a failure is never the grader's.
-    config = active_config()
+    subject, config = grading.subject, grading.config
     reference = reference_model(case.class_name, case.kwargs, case.seed)
     state = reference.state_dict()
     permutation = torch.randperm(64, generator=torch.Generator().manual_seed(case.seed))

@@ -19,6 +19,7 @@ from functools import lru_cache
 
 from grader.checks import collect_checks, info_of, run_check
 from grader.config import CLASS_ORDER, Config, load_config
+from grader.grading import Grading
 from grader.subject import LocalSubject
 
 
@@ -56,11 +57,12 @@ def subject_for(env: dict) -> LocalSubject:
 
 
 def run_in_kernel(function: Callable, env: dict) -> None:
-    """Run one hidden check against the student's classes; raise AssertionError with its feedback if it fails."""
+    """Run one hidden check against the student's classes, in a grading of its own (as before: otter runs
+    each check on a fresh subject); raise AssertionError with its feedback if it fails."""
     import torch
 
     torch.set_num_threads(config().training.threads)  # as in the sandbox: the same numbers, the same verdicts
-    result = run_check(function, subject_for(env), config())
+    result = run_check(function, Grading.of(subject_for(env), config()))
     if result.internal_error:
         raise RuntimeError(result.output)
     if not result.passed:

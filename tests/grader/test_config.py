@@ -1,6 +1,7 @@
 """grader/config.toml is the one source of points, thresholds and limits; overrides never need code edits."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -132,19 +133,82 @@ def test_the_handouts_tolerance_is_the_graders_default():
         "assignment/tolerance.py's defaults (the students' localisation) must equal grader/config.toml [tolerance]")
 
 
-def test_the_config_given_to_a_grading_is_the_one_its_checks_read():
-    # grader/runner.py's plugin stashes the config before the hidden conftest activates one (hook order):
-    # otherwise `--config` would change the points but silently not the tolerances and feedback.
-    from dataclasses import replace
+def _graded(path: str, config, subject=None) -> dict:
+    """SEBlock's results, by key, for corpus entry se_hardsigmoid (or ``subject``) in one grading under
+    ``config``: through the pytest plugin (``run_suite``, as ``grade --config`` runs it) or through
+    ``run_check`` (``run_checks``, as the otter bridge runs it)."""
+    import importlib.util
 
-    from grader import checks
+    from grader.checks import run_checks
     from grader.runner import Focus, run_suite
+    from grader.subject import LocalSubject
+
+    if subject is None:
+        entry = Path(__file__).resolve().parents[1] / "corpus" / "submissions" / "buggy" / "se_hardsigmoid.py"
+        spec = importlib.util.spec_from_file_location(f"config_{path}_se_hardsigmoid", entry)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        subject = LocalSubject(module, config)
+    if path == "pytest":
+        results = run_suite(subject, config, Focus(("SEBlock",), stop_at_first_loss=False))
+    else:
+        results = run_checks(subject, config, classes=["SEBlock"])
+    return {r.key: r for r in results}
+
+
+@pytest.mark.parametrize("path", ["pytest", "run_check"])
+def test_a_partial_config_sets_tolerances_feedback_and_points_in_both_paths(path, tmp_path):
+    # The config reaches the checks in their grading (grader/grading.py), not through hook order or a
+    # global: each partial TOML below changes what it names, and only that, whichever path runs the checks.
+    from assignment.localise import PHRASE
+    from grader.diagnosis import hints
+
+    def graded(toml: str):
+        override = tmp_path / f"{len(list(tmp_path.iterdir()))}.toml"
+        override.write_text(toml)
+        return _graded(path, load_config(override))["reference_weights"]
+
+    hint = hints()["hard_sigmoid"]["text"].split("{module}")[-1]
+    default = _graded(path, load_config())["reference_weights"]
+    assert not default.passed and default.max_score == 6
+    assert PHRASE in default.output and hint in default.output
+
+    loose = graded("[tolerance]\natol = 1.0\nrtol = 0.5\n")
+    assert loose.passed and loose.score == 6
+
+    no_hints = graded("[feedback]\nhints = false\n")
+    assert not no_hints.passed and PHRASE in no_hints.output and hint not in no_hints.output
+
+    unlocated = graded("[feedback]\nlocalise = false\n\n[points.SEBlock]\nreference_weights = 7\nshapes = 2\n")
+    assert not unlocated.passed and unlocated.max_score == 7 and PHRASE not in unlocated.output
+    assert default.output.startswith(unlocated.output + "\n")  # the check's own message, without where
+
+
+@pytest.mark.parametrize("path", ["pytest", "run_check"])
+def test_hypothesis_draws_as_many_examples_as_each_gradings_config_says(path, tmp_path):
+    # Hypothesis settings are applied when a check runs, from its grading's config: two gradings in one
+    # process (the hidden suites imported once) each get their own max_examples, whichever comes first.
+    from grader.hidden._common import LAYOUT_CONFIGS
     from grader.subject import LocalSubject
     from reference import models
 
-    given = replace(load_config(), rtol=0.5, atol=0.25)
-    try:
-        results = run_suite(LocalSubject(models), given, Focus(("SEBlock",)))
-        assert results and checks.active_config() is given
-    finally:
-        checks.configure(load_config())
+    class Counting(LocalSubject):
+        builds = 0
+
+        def build(self, *args, **kwargs):
+            Counting.builds += 1
+            return super().build(*args, **kwargs)
+
+    def builds(max_examples: int) -> int:
+        override = tmp_path / f"examples{max_examples}.toml"
+        override.write_text(f"[hypothesis]\nmax_examples = {max_examples}\n")
+        config = load_config(override)
+        Counting.builds = 0
+        results = _graded(path, config, Counting(models, config))
+        assert all(r.passed for r in results.values())
+        return Counting.builds
+
+    many, few = builds(4), builds(1)
+    assert (many, few) == (builds(4), builds(1)) and many > few
+    layout = len(LAYOUT_CONFIGS["SEBlock"])  # the layout check draws nothing: one build per configuration
+    assert many - layout == 4 * (few - layout)  # every other check of SEBlock builds once per example

@@ -61,7 +61,7 @@ def localised(kind: str, name: str, class_name: str, kwargs: dict | None = None)
     expected = reference_gradients(reference, x, grad_output)
     theirs = reference_recording(reference, x, True)
     departure = gradient_departure(subject.gradients(model, x, grad_output), expected, theirs, CONFIG)
-    return None if departure is None else (departure, hints_for(departure, theirs, theirs))
+    return None if departure is None else (departure, hints_for(departure, theirs, theirs, CONFIG))
 
 
 CASES = [(name, cls, module) for name, entry in sorted(MANIFEST["buggy"].items())
@@ -74,7 +74,7 @@ def test_buggy_entry_is_localised_at_the_right_module(name, class_name, module):
     kwargs = entry.get("localised_config") or None
     found = localised("buggy", name, class_name, kwargs and ({"num_heads": 8} | kwargs))
     assert found is not None, f"{name} ({entry['why']}): no departure found in {class_name}"
-    text = sentence(class_name, *found)
+    text = sentence(class_name, *found, CONFIG)
     assert found[0].module == module and f"{PHRASE} {module}:" in text, f"{name}: expected {module}, got: {text}"
 
 
@@ -99,7 +99,7 @@ def test_each_layout_hint_fires_on_the_corpus_entry_that_proves_it(hint):
     for class_name in MANIFEST["buggy"][proof]["loses"]:
         kwargs = LAYOUT_CONFIGS[class_name][0]
         observed = {k: tuple(v.shape) for k, v in getattr(module, class_name)(**kwargs).state_dict().items()}
-        texts = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed)
+        texts = layout_hints(class_name, kwargs, spec.state_dict_shapes(class_name, **kwargs), observed, CONFIG)
         assert any(hints()[hint]["text"].split("{module}")[-1][:30] in text for text in texts), \
             f"{hint} does not fire on {proof} ({class_name}): {texts}"
 
@@ -112,7 +112,8 @@ def test_layout_hints_never_fire_on_correct_variants(hint, name):
     module = _module("correct", name)
     for class_name, configs in LAYOUT_CONFIGS.items():
         observed = {k: tuple(v.shape) for k, v in getattr(module, class_name)(**configs[0]).state_dict().items()}
-        assert not layout_hints(class_name, configs[0], spec.state_dict_shapes(class_name, **configs[0]), observed)
+        assert not layout_hints(class_name, configs[0], spec.state_dict_shapes(class_name, **configs[0]), observed,
+                                 CONFIG)
 
 
 @pytest.mark.parametrize("hint", sorted(name for name, hint in hints().items() if hint.get("kind") == "error"))
@@ -124,8 +125,8 @@ def test_each_error_hint_fires_on_the_corpus_entry_that_proves_it(hint):
     model = subject.build(class_name, DEFAULTS.get(class_name, {}))
     with pytest.raises(Exception) as raised:
         subject.forward(model, _input(class_name, DEFAULTS.get(class_name, {})))
-    assert error_hints(raised.value.message) == [hints()[hint]["text"]]
-    assert hints()[hint]["text"] in outcome(raised.value)[1]
+    assert error_hints(raised.value.message, CONFIG) == [hints()[hint]["text"]]
+    assert hints()[hint]["text"] in outcome(raised.value, CONFIG)[1]
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST["correct"]))
