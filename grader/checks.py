@@ -23,6 +23,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable
 
 import torch
@@ -71,8 +72,15 @@ def check_rank(info: CheckInfo) -> tuple[int, int]:
     """Where a check is listed: class by class (the lab's order), then in its ``[points.<class>]`` table's
     order (grader/config.toml names every check once; shared checks are defined in grader/hidden/_common.py,
     so where a function is written says nothing)."""
-    keys = list(load_config().points.get(info.class_name, {}))
+    keys = _points_order().get(info.class_name, ())
     return CLASS_ORDER.index(info.class_name), keys.index(info.key) if info.key in keys else len(keys)
+
+
+@lru_cache(maxsize=1)
+def _points_order() -> dict[str, tuple[str, ...]]:
+    """Each class's check keys in config.toml's order, read once (an override merges values, never reorders;
+    reading the file for every check cost 0.4 s of CPU per grading)."""
+    return {name: tuple(table) for name, table in load_config().points.items()}
 
 
 def collect_checks(modules: Iterable[str] = HIDDEN_MODULES) -> list[Callable]:
