@@ -79,7 +79,7 @@ def check_rank(info: CheckInfo) -> tuple[int, int]:
 @lru_cache(maxsize=1)
 def _points_order() -> dict[str, tuple[str, ...]]:
     """Each class's check keys in config.toml's order, read once (an override merges values, never reorders;
-    reading the file for every check cost 0.4 s of CPU per grading)."""
+    it was parsed again for every check: 52 times per grading)."""
     return {name: tuple(table) for name, table in load_config().points.items()}
 
 
